@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/stretchr/testify/require"
+
+	"github.com/entra-verifier/entra-verifier/config"
+	"github.com/entra-verifier/entra-verifier/sandbox"
+)
+
+func TestMain(m *testing.M) {
+	gin.SetMode(gin.TestMode)
+	os.Exit(m.Run())
+}
+
+const testSecret = "test-callback-secret-0123456789"
+
+// harness is the real application, in process, against TLS fakes of Microsoft's services.
+type harness struct {
+	t        *testing.T
+	cfg      *config.Config
+	url      string // our server's base URL
+	idp      *sandbox.IdentityPlatform
+	rs       *sandbox.RequestService
+	browser  *http.Client // keeps the binding cookie
+	stranger *http.Client // another browser
+	fakesCA  *x509.CertPool
+}
+
+// newHarness starts fakes and the application; env overrides the default settings.
+func newHarness(t *testing.T, env map[string]string) *harness {
+	t.Helper()
+	h := &harness{t: t, idp: &sandbox.IdentityPlatform{ClientID: "client-id", ClientSecret: "client-secret"}}
+	idpSrv := httptest.NewTLSServer(h.idp)
+	t.Cleanup(idpSrv.Close)
+	h.rs = &sandbox.RequestService{Identity: h.idp}
+	rsSrv := httptest.NewTLSServer(h.rs)
+	t.Cleanup(rsSrv.Close)
+	h.fakesCA = x509.NewCertPool()
+	h.fakesCA.AddCert(idpSrv.Certificate())
+	h.fakesCA.AddCert(rsSrv.Certificate())
+
+	ours := httptest.NewUnstartedServer(nil)
+	ours.Start()
+	t.Cleanup(ours.Close)
+	h.url = ours.URL
+	vars := map[string]string{
+		"VERIFIER_PUBLIC_URL":       ours.URL,
+		"ENTRA_TENANT_ID":           "11111111-2222-3333-4444-555555555555",
+		"ENTRA_CLIENT_ID":           "client-id",
+		"ENTRA_CLIENT_SECRET":       "client-secret",
+		"ENTRA_AUTHORITY_HOST":      idpSrv.URL,
+		"ENTRA_REQUEST_SERVICE_URL": rsSrv.URL + "/v1.0",
+		"ENTRA_VERIFIER_DID":        "did:web:verifier.example.com",
+		"ENTRA_PURPOSE":             "Open your account",
+		"ENTRA_CALLBACK_SECRET":     testSecret,
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	h.cfg = config.Load(func(k string) string { return vars[k] })
+	require.NoError(t, h.cfg.Validate())
+	outbound := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: h.fakesCA}}}
+	app, err := newApplication(h.cfg, outbound)
+	require.NoError(t, err)
+	t.Cleanup(app.Close)
+	ours.Config.Handler = app.server.Handler()
+	t.Cleanup(app.server.Close)
+
+	h.browser, h.stranger = newBrowser(t), newBrowser(t)
+	return h
+}
+
+func newBrowser(t *testing.T) *http.Client {
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	return &http.Client{Jar: jar, Timeout: 10 * time.Second}
+}
+
+// do sends a request and returns the status and body.
+func (h *harness) do(c *http.Client, method, path string, body io.Reader, header map[string]string) (int, []byte, http.Header) {
+	h.t.Helper()
+	req, err := http.NewRequestWithContext(h.t.Context(), method, h.url+path, body)
+	require.NoError(h.t, err)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	require.NoError(h.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(h.t, err)
+	return resp.StatusCode, b, resp.Header
+}
+
+// created is our create answer.
+type created struct {
+	RequestID string `json:"requestId"`
+	URL       string `json:"url"`
+	QRCodeURL string `json:"qrCodeUrl"`
+	ExpiresAt string `json:"expiresAt"`
+}
+
+// create makes a presentation request from the harness browser.
+func (h *harness) create() created {
+	h.t.Helper()
+	status, body, _ := h.do(h.browser, http.MethodPost, "/api/verifier/presentation-requests", nil, nil)
+	require.Equal(h.t, http.StatusCreated, status, string(body))
+	var c created
+	require.NoError(h.t, json.Unmarshal(body, &c))
+	return c
+}
+
+// statusOf reads a request's status through our API as the creating browser.
+func (h *harness) statusOf(id string) map[string]any {
+	h.t.Helper()
+	status, body, _ := h.do(h.browser, http.MethodGet, "/api/verifier/presentation-requests/"+id, nil, nil)
+	require.Equal(h.t, http.StatusOK, status, string(body))
+	var v map[string]any
+	require.NoError(h.t, json.Unmarshal(body, &v))
+	return v
+}
+
+// callback posts a raw callback body with an api-key header ("" = none).
+func (h *harness) callback(apiKey, body string) (int, []byte) {
+	h.t.Helper()
+	hdr := map[string]string{"Content-Type": "application/json"}
+	if apiKey != "" {
+		hdr["api-key"] = apiKey
+	}
+	status, b, _ := h.do(http.DefaultClient, http.MethodPost, "/api/verifier/callback", strings.NewReader(body), hdr)
+	return status, b
+}
+
+// send delivers a callback event the way the Request Service does (its fake), returning our status code.
+func (h *harness) send(requestID string, event map[string]any) int {
+	h.t.Helper()
+	status, err := h.rs.SendCallback(context.WithoutCancel(h.t.Context()), requestID, event)
+	require.NoError(h.t, err)
+	return status
+}
+
+// errorCode decodes our error envelope.
+func errorCode(t *testing.T, body []byte) string {
+	t.Helper()
+	var e struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal(body, &e), string(body))
+	require.NotEmpty(t, e.Error.Message)
+	return e.Error.Code
+}

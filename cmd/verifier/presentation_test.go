@@ -1,0 +1,432 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"image/png"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/entra-verifier/entra-verifier/sandbox"
+	"github.com/entra-verifier/entra-verifier/verifier"
+)
+
+const usDID, euDID = "did:web:us.did.idemia.io", "did:web:eu.did.idemia.io"
+
+func person() map[string]any {
+	return map[string]any{"firstName": "Megan", "lastName": "Bowen", "dateOfBirth": "1990-04-12", "portrait": "_9j_4AAQSkZJRg"}
+}
+
+func TestCreateSendsTheDocumentedBody(t *testing.T) {
+	tests := []struct {
+		name       string
+		env        map[string]string
+		issuers    []string
+		validation map[string]any
+	}{
+		{"us region, no face check", nil, []string{usDID},
+			map[string]any{"allowRevoked": false, "validateLinkedDomain": true}},
+		{"eu region trusting both, face check", map[string]string{"VERIFIER_REGION": "eu", "VERIFIER_ACCEPTED_REGIONS": "eu,us", "ENTRA_FACE_CHECK": "true", "ENTRA_FACE_CHECK_THRESHOLD": "80"},
+			[]string{euDID, usDID},
+			map[string]any{"allowRevoked": false, "validateLinkedDomain": true,
+				"faceCheck": map[string]any{"sourcePhotoClaimName": "portrait", "matchConfidenceThreshold": 80.0}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tc.env)
+			status, body, hdr := h.do(h.browser, http.MethodPost, "/api/verifier/presentation-requests", nil, nil)
+			require.Equal(t, http.StatusCreated, status, string(body))
+			var c created
+			require.NoError(t, json.Unmarshal(body, &c))
+
+			got := h.rs.Last()
+			require.NotNil(t, got)
+			assert.Equal(t, c.RequestID, got.RequestID)
+			assert.True(t, strings.HasPrefix(got.Header.Get("Authorization"), "Bearer "))
+			state := got.Request.Callback.State
+			assert.Regexp(t, `^[A-Za-z0-9_-]{22}$`, state, "128-bit base64url state")
+			want := map[string]any{
+				"authority": "did:web:verifier.example.com", "includeQRCode": false, "includeReceipt": false,
+				"registration": map[string]any{"clientName": "Idemia DID", "purpose": "Open your account"},
+				"callback": map[string]any{
+					"url": h.url + "/api/verifier/callback", "state": state,
+					"headers": map[string]any{"api-key": verifier.APIKey([]byte(testSecret), state)},
+				},
+				"requestedCredentials": []any{map[string]any{
+					"type": "VerifiedIdentity", "purpose": "Open your account", "acceptedIssuers": toAny(tc.issuers),
+					"configuration": map[string]any{"validation": tc.validation},
+				}},
+			}
+			var sent map[string]any
+			require.NoError(t, json.Unmarshal(got.Body, &sent))
+			assert.Equal(t, want, sent)
+
+			assert.Equal(t, "/api/verifier/presentation-requests/"+c.RequestID+"/qr.png", c.QRCodeURL)
+			assert.True(t, strings.HasPrefix(c.URL, "openid-vc://?request_uri=https://"))
+			exp, err := time.Parse(time.RFC3339, c.ExpiresAt)
+			require.NoError(t, err)
+			assert.WithinDuration(t, time.Now().Add(5*time.Minute), exp, 5*time.Second, "expiresAt is Microsoft's expiry")
+			cookie := hdr.Get("Set-Cookie")
+			assert.Contains(t, cookie, "verifier_session=")
+			assert.Contains(t, cookie, "HttpOnly")
+			assert.Contains(t, cookie, "SameSite=Lax")
+			assert.NotContains(t, cookie, "Secure", "http://127.0.0.1 cannot carry a Secure cookie")
+			assert.Equal(t, "no-store", hdr.Get("Cache-Control"))
+
+			// A second create from the same browser reuses its cookie and binds both requests to it.
+			_, _, hdr2 := h.do(h.browser, http.MethodPost, "/api/verifier/presentation-requests", nil, nil)
+			assert.Empty(t, hdr2.Get("Set-Cookie"))
+			assert.Equal(t, "created", h.statusOf(c.RequestID)["status"])
+		})
+	}
+}
+
+func toAny(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
+
+// TestCallbackTable drives every row of SPEC section 3's callback table.
+func TestCallbackTable(t *testing.T) {
+	h := newHarness(t, nil)
+	key := func(state string) string { return verifier.APIKey([]byte(testSecret), state) }
+	body := func(id, state, status string, extra string) string {
+		return fmt.Sprintf(`{"requestId":%q,"state":%q,"requestStatus":%q%s}`, id, state, status, extra)
+	}
+	verified := `,"verifiedCredentialsData":[{"issuer":"did:web:us.did.idemia.io","type":["VerifiableCredential","VerifiedIdentity"],` +
+		`"claims":{"firstName":"Megan","age":35,"portrait":"_9j_4AAQ"},"credentialState":{"revocationStatus":"VALID"},"expirationDate":"2035-01-01T00:00:00Z"}]`
+
+	tests := []struct {
+		name string
+		// before moves a fresh request first (requestStatus values, sent authentically).
+		before []string
+		// call builds the callback from the request's id and state.
+		call       func(id, state string) (apiKey, body string)
+		wantCode   int
+		wantStatus string
+		wantReason string
+	}{
+		{"body over 4 MiB", nil, func(id, s string) (string, string) {
+			return key(s), body(id, s, "request_retrieved", `,"pad":"`+strings.Repeat("x", 4<<20)+`"`)
+		}, 413, "created", ""},
+		{"not JSON", nil, func(id, s string) (string, string) { return key(s), "{not json" }, 400, "created", ""},
+		{"missing state", nil, func(id, s string) (string, string) {
+			return key(s), fmt.Sprintf(`{"requestId":%q,"requestStatus":"request_retrieved"}`, id)
+		}, 400, "created", ""},
+		{"missing requestId", nil, func(id, s string) (string, string) {
+			return key(s), fmt.Sprintf(`{"state":%q,"requestStatus":"request_retrieved"}`, s)
+		}, 400, "created", ""},
+		{"missing requestStatus", nil, func(id, s string) (string, string) {
+			return key(s), fmt.Sprintf(`{"requestId":%q,"state":%q}`, id, s)
+		}, 400, "created", ""},
+		{"state of the wrong type", nil, func(id, s string) (string, string) {
+			return key(s), fmt.Sprintf(`{"requestId":%q,"state":12,"requestStatus":"request_retrieved"}`, id)
+		}, 400, "created", ""},
+		{"verifiedCredentialsData of the wrong type", nil, func(id, s string) (string, string) {
+			return key(s), body(id, s, "presentation_verified", `,"verifiedCredentialsData":"oops"`)
+		}, 400, "created", ""},
+		{"vp_token of the wrong type", nil, func(id, s string) (string, string) {
+			return key(s), body(id, s, "presentation_verified", verified+`,"receipt":{"vp_token":42}`)
+		}, 400, "created", ""},
+		{"api-key missing", nil, func(id, s string) (string, string) { return "", body(id, s, "request_retrieved", "") }, 401, "created", ""},
+		{"api-key wrong", nil, func(id, s string) (string, string) { return "not-the-key", body(id, s, "request_retrieved", "") }, 401, "created", ""},
+		{"api-key of another state", nil, func(id, s string) (string, string) {
+			return key("other-state"), body(id, s, "request_retrieved", "")
+		}, 401, "created", ""},
+		{"state unknown", nil, func(id, s string) (string, string) {
+			return key("unknown-state"), body(id, "unknown-state", "request_retrieved", "")
+		}, 404, "created", ""},
+		{"requestId differs", nil, func(id, s string) (string, string) {
+			return key(s), body("00000000-0000-4000-8000-000000000000", s, "request_retrieved", "")
+		}, 404, "created", ""},
+		{"created → retrieved", nil, func(id, s string) (string, string) { return key(s), body(id, s, "request_retrieved", "") }, 200, "retrieved", ""},
+		{"retrieved → verified", []string{"request_retrieved"}, func(id, s string) (string, string) {
+			return key(s), body(id, s, "presentation_verified", verified)
+		}, 200, "verified", ""},
+		{"created → verified directly, vp_token as string", nil, func(id, s string) (string, string) {
+			return key(s), body(id, s, "presentation_verified", verified+`,"receipt":{"vp_token":"eyJ.a.b","id_token":"x"}`)
+		}, 200, "verified", ""},
+		{"vp_token as array, unknown fields", nil, func(id, s string) (string, string) {
+			return key(s), body(id, s, "presentation_verified", verified+`,"receipt":{"vp_token":["eyJ.a.b"]},"futureField":{"x":1}`)
+		}, 200, "verified", ""},
+		{"created → failed by presentation_error", nil, func(id, s string) (string, string) {
+			return key(s), body(id, s, "presentation_error", `,"error":{"code":"claimValidationError","message":"no"}`)
+		}, 200, "failed", "presentation_error"},
+		{"repeat of request_retrieved", []string{"request_retrieved"}, func(id, s string) (string, string) {
+			return key(s), body(id, s, "request_retrieved", "")
+		}, 200, "retrieved", ""},
+		{"repeat of presentation_verified", []string{"presentation_verified"}, func(id, s string) (string, string) {
+			return key(s), body(id, s, "presentation_verified", verified)
+		}, 200, "verified", ""},
+		{"late request_retrieved after the end", []string{"presentation_verified"}, func(id, s string) (string, string) {
+			return key(s), body(id, s, "request_retrieved", "")
+		}, 200, "verified", ""},
+		{"verified after failed changes nothing", []string{"presentation_error"}, func(id, s string) (string, string) {
+			return key(s), body(id, s, "presentation_verified", verified)
+		}, 200, "failed", "presentation_error"},
+		{"unknown requestStatus", nil, func(id, s string) (string, string) { return key(s), body(id, s, "issuance_successful", "") }, 200, "created", ""},
+	}
+	events := map[string]map[string]any{
+		"request_retrieved":     sandbox.Retrieved(),
+		"presentation_verified": sandbox.Verified(sandbox.VerifiedIdentity(usDID, person())),
+		"presentation_error":    sandbox.PresentationError("claimValidationError", "no"),
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := h.create()
+			for _, step := range tc.before {
+				require.Equal(t, http.StatusOK, h.send(c.RequestID, events[step]))
+			}
+			before := h.statusOf(c.RequestID)
+			rec, ok := h.rs.Request(c.RequestID)
+			require.True(t, ok)
+			apiKey, b := tc.call(c.RequestID, rec.Request.Callback.State)
+			code, answer := h.callback(apiKey, b)
+			assert.Equal(t, tc.wantCode, code, string(answer))
+			if code == http.StatusOK {
+				assert.Empty(t, answer, "callbacks are answered with an empty body")
+			} else {
+				errorCode(t, answer)
+			}
+			after := h.statusOf(c.RequestID)
+			assert.Equal(t, tc.wantStatus, after["status"])
+			assert.Equal(t, tc.wantReason, stringOr(after["reason"]))
+			if code != http.StatusOK || len(tc.before) > 0 && tc.wantStatus == before["status"] {
+				assert.Equal(t, before, after, "a refused or repeated callback changes nothing")
+			}
+		})
+	}
+}
+
+func stringOr(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func TestExpiredRequestRefusesCallbacks(t *testing.T) {
+	h := newHarness(t, nil)
+	h.rs.Lifetime = time.Second
+	c := h.create()
+	exp, err := time.Parse(time.RFC3339, c.ExpiresAt)
+	require.NoError(t, err)
+	time.Sleep(time.Until(exp) + 50*time.Millisecond)
+	assert.Equal(t, http.StatusNotFound, h.send(c.RequestID, sandbox.Retrieved()))
+	assert.Equal(t, "expired", h.statusOf(c.RequestID)["status"])
+}
+
+// TestPolicyReasons checks each of our own policy rules on presentation_verified.
+func TestPolicyReasons(t *testing.T) {
+	faceCheck := newHarness(t, map[string]string{"ENTRA_FACE_CHECK": "true"})
+	plain := newHarness(t, nil)
+	score := func(f float64) *float64 { return &f }
+	cred := func(mut func(*sandbox.Credential)) sandbox.Credential {
+		c := sandbox.VerifiedIdentity(usDID, person())
+		if mut != nil {
+			mut(&c)
+		}
+		return c
+	}
+	tests := []struct {
+		name   string
+		h      *harness
+		event  map[string]any
+		status string
+		reason string
+	}{
+		{"valid", plain, sandbox.Verified(cred(nil)), "verified", ""},
+		{"issuer of another region", plain, sandbox.Verified(cred(func(c *sandbox.Credential) { c.Issuer = euDID })), "failed", "issuer_not_accepted"},
+		{"issuer not IDEMIA", plain, sandbox.Verified(cred(func(c *sandbox.Credential) { c.Issuer = "did:web:evil.example" })), "failed", "issuer_not_accepted"},
+		{"other credential type", plain, sandbox.Verified(cred(func(c *sandbox.Credential) { c.Type = []string{"VerifiableCredential", "VerifiedEmployee"} })), "failed", "type_mismatch"},
+		{"revoked", plain, sandbox.Verified(cred(func(c *sandbox.Credential) { c.RevocationStatus = "REVOKED" })), "failed", "credential_revoked"},
+		{"expired credential", plain, sandbox.Verified(cred(func(c *sandbox.Credential) { c.ExpirationDate = "2020-01-01T00:00:00Z" })), "failed", "credential_expired"},
+		{"second credential breaks policy", plain, sandbox.Verified(cred(nil), cred(func(c *sandbox.Credential) { c.Issuer = "did:web:evil.example" })), "failed", "issuer_not_accepted"},
+		{"no credential", plain, sandbox.Verified(), "failed", "no_credential"},
+		{"face check met", faceCheck, sandbox.Verified(cred(func(c *sandbox.Credential) { c.FaceCheckScore = score(70) })), "verified", ""},
+		{"face check below threshold", faceCheck, sandbox.Verified(cred(func(c *sandbox.Credential) { c.FaceCheckScore = score(69.9) })), "failed", "face_check_failed"},
+		{"face check score missing", faceCheck, sandbox.Verified(cred(nil)), "failed", "face_check_failed"},
+		{"presentation_error", plain, sandbox.PresentationError("claimValidationError", "Match confidence score failing to meet the threshold."), "failed", "presentation_error"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.h.create()
+			require.Equal(t, http.StatusOK, tc.h.send(c.RequestID, tc.event))
+			got := tc.h.statusOf(c.RequestID)
+			assert.Equal(t, tc.status, got["status"])
+			assert.Equal(t, tc.reason, stringOr(got["reason"]))
+			if tc.status == "verified" {
+				assert.Equal(t, usDID, got["issuer"])
+				assert.Equal(t, "Megan", got["claims"].(map[string]any)["firstName"])
+			} else {
+				assert.Nil(t, got["claims"], "a failed presentation exposes no claims")
+			}
+			if tc.reason == "presentation_error" {
+				assert.Equal(t, "claimValidationError", got["detail"])
+			}
+		})
+	}
+}
+
+func TestReadsNeedTheCreatorCookie(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.create()
+	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(usDID, person()))))
+	base := "/api/verifier/presentation-requests/" + c.RequestID
+	for _, path := range []string{base, base + "/qr.png", base + "/events"} {
+		for name, client := range map[string]*http.Client{"another browser": h.stranger, "no cookie": http.DefaultClient} {
+			status, body, _ := h.do(client, http.MethodGet, path, nil, nil)
+			assert.Equal(t, http.StatusNotFound, status, "%s %s", name, path)
+			assert.Equal(t, "not_found", errorCode(t, body))
+			assert.NotContains(t, string(body), "Megan")
+		}
+	}
+	status, body, _ := h.do(h.browser, http.MethodGet, "/api/verifier/presentation-requests/unknown", nil, nil)
+	assert.Equal(t, http.StatusNotFound, status)
+	assert.Equal(t, "not_found", errorCode(t, body), "an unknown id reads the same as another browser's")
+	assert.Equal(t, "verified", h.statusOf(c.RequestID)["status"])
+}
+
+func TestManyCreatesOneTokenCall(t *testing.T) {
+	h := newHarness(t, nil)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			status, body, _ := h.do(h.browser, http.MethodPost, "/api/verifier/presentation-requests", nil, nil)
+			assert.Equal(t, http.StatusCreated, status, string(body))
+		})
+	}
+	wg.Wait()
+	h.create()
+	assert.Equal(t, 1, h.idp.TokenCalls(), "MSAL's cache and our singleflight share one token")
+	assert.Equal(t, 21, h.rs.Calls())
+}
+
+func TestUpstreamFailures(t *testing.T) {
+	tests := []struct {
+		name      string
+		setup     func(h *harness)
+		wantCode  int
+		wantCalls int
+	}{
+		{"429 with Retry-After is retried", func(h *harness) { h.rs.Fail(sandbox.Throttled) }, http.StatusCreated, 2},
+		{"503 twice then success", func(h *harness) { h.rs.Fail(sandbox.Unavailable, sandbox.Unavailable) }, http.StatusCreated, 3},
+		{"503 three times gives up", func(h *harness) { h.rs.Fail(sandbox.Unavailable, sandbox.Unavailable, sandbox.Unavailable) }, http.StatusBadGateway, 3},
+		{"400 is not retried", func(h *harness) {
+			h.rs.Fail(sandbox.Failure{Status: 400, Code: "badRequest", Inner: "badOrMissingField", Message: "The request does not contain a valid authority DID."})
+		}, http.StatusBadGateway, 1},
+		{"token without roles (no admin consent)", func(h *harness) { h.idp.Roles = []string{"User.Read"} }, http.StatusBadGateway, 1},
+		{"wrong client secret", func(h *harness) { h.idp.ClientSecret = "rotated" }, http.StatusBadGateway, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			tc.setup(h)
+			status, body, _ := h.do(h.browser, http.MethodPost, "/api/verifier/presentation-requests", nil, nil)
+			assert.Equal(t, tc.wantCode, status, string(body))
+			assert.Equal(t, tc.wantCalls, h.rs.Calls())
+			if status != http.StatusCreated {
+				assert.Equal(t, "upstream_error", errorCode(t, body))
+			}
+		})
+	}
+}
+
+func TestEventsFollowTheRequest(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.create()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, h.url+"/api/verifier/presentation-requests/"+c.RequestID+"/events", nil)
+	require.NoError(t, err)
+	resp, err := h.browser.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	events := readEvents(resp)
+
+	next := func() map[string]any {
+		select {
+		case e, ok := <-events:
+			require.True(t, ok, "stream ended early")
+			return e
+		case <-time.After(5 * time.Second):
+			t.Fatal("no event within 5s")
+			return nil
+		}
+	}
+	assert.Equal(t, "created", next()["status"])
+	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Retrieved()))
+	assert.Equal(t, "retrieved", next()["status"])
+	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Retrieved()))
+	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(usDID, person()))))
+	last := next()
+	assert.Equal(t, "verified", last["status"], "a repeated step sends no event")
+	assert.Equal(t, "Bowen", last["claims"].(map[string]any)["lastName"])
+	select {
+	case _, ok := <-events:
+		assert.False(t, ok, "the stream ends after a final status")
+	case <-time.After(5 * time.Second):
+		t.Fatal("stream still open after a final status")
+	}
+}
+
+// readEvents parses `event: status` / `data:` pairs until the stream ends.
+func readEvents(resp *http.Response) <-chan map[string]any {
+	out := make(chan map[string]any, 16)
+	go func() {
+		defer close(out)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 8<<20)
+		event := ""
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				event = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: ") && event == "status":
+				var v map[string]any
+				if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &v) == nil {
+					out <- v
+				}
+			}
+		}
+	}()
+	return out
+}
+
+func TestQRCode(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.create()
+	status, first, hdr := h.do(h.browser, http.MethodGet, c.QRCodeURL, nil, nil)
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "image/png", hdr.Get("Content-Type"))
+	img, err := png.Decode(bytes.NewReader(first))
+	require.NoError(t, err)
+	assert.Greater(t, img.Bounds().Dx(), 200)
+	_, second, _ := h.do(h.browser, http.MethodGet, c.QRCodeURL, nil, nil)
+	assert.Equal(t, first, second)
+}
+
+func TestCrossSiteCreateRefused(t *testing.T) {
+	h := newHarness(t, nil)
+	for name, hdr := range map[string]map[string]string{
+		"foreign Origin":            {"Origin": "https://evil.example"},
+		"Sec-Fetch-Site cross-site": {"Sec-Fetch-Site": "cross-site"},
+	} {
+		status, body, _ := h.do(h.browser, http.MethodPost, "/api/verifier/presentation-requests", nil, hdr)
+		assert.Equal(t, http.StatusForbidden, status, name)
+		assert.Equal(t, "cross_origin", errorCode(t, body))
+	}
+	assert.Equal(t, 0, h.rs.Calls(), "a refused create calls nobody")
+	status, _, _ := h.do(h.browser, http.MethodPost, "/api/verifier/presentation-requests", nil, map[string]string{"Origin": h.url, "Sec-Fetch-Site": "same-origin"})
+	assert.Equal(t, http.StatusCreated, status)
+}

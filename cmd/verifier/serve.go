@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/entra-verifier/entra-verifier/config"
+	"github.com/entra-verifier/entra-verifier/store"
+	"github.com/entra-verifier/entra-verifier/store/memory"
+	"github.com/entra-verifier/entra-verifier/verifier"
+	"github.com/entra-verifier/entra-verifier/web"
+)
+
+// serve wires configuration, store, clients and server, and runs until ctx ends, then drains.
+func serve(ctx context.Context, getenv config.Getenv, logOut io.Writer) error {
+	cfg := config.Load(getenv)
+	if err := cfg.Validate(); err != nil {
+		return configError{err}
+	}
+	slog.SetDefault(slog.New(web.LogHandler(slog.NewJSONHandler(logOut, nil))))
+	gin.SetMode(gin.ReleaseMode)
+
+	app, err := newApplication(cfg, &http.Client{Timeout: 15 * time.Second})
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	srv := web.NewHTTPServer(cfg.ListenAddr, app.server.Handler())
+	srv.RegisterOnShutdown(app.server.Close)
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return err
+	}
+	slog.Info("verifier listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(),
+		"region", cfg.Region, "store", cfg.Store, "presentation", cfg.Entra.Enabled(), "ipa", cfg.IPA.Enabled(), "version", buildVersion())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	slog.Info("shutting down: draining in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	slog.Info("stopped")
+	return nil
+}
+
+// application is the wired service: its store, domain services and HTTP server.
+type application struct {
+	store  store.Store
+	server *web.Server
+}
+
+// newApplication wires cfg into an application; outbound is the client for every upstream call.
+func newApplication(cfg *config.Config, outbound *http.Client) (*application, error) {
+	st, err := openStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	app := &application{store: st}
+	opts := web.Options{Config: cfg, Store: st}
+	if cfg.Entra.Enabled() {
+		tokens, err := verifier.NewTokenSource(cfg.Entra, outbound)
+		if err != nil {
+			app.Close()
+			return nil, err
+		}
+		secret := []byte(cfg.Entra.CallbackSecret)
+		if len(secret) == 0 {
+			secret = []byte(rand.Text() + rand.Text()) // one process, one key: fine for the memory store
+		}
+		client := &verifier.Client{BaseURL: cfg.Entra.RequestServiceURL, HTTP: outbound, Tokens: tokens}
+		opts.Presentations = verifier.NewService(cfg, client, st, secret)
+	}
+	if app.server, err = web.New(opts); err != nil {
+		app.Close()
+		return nil, err
+	}
+	return app, nil
+}
+
+// Close releases the application's resources.
+func (a *application) Close() { _ = a.store.Close() }
+
+func openStore(cfg *config.Config) (store.Store, error) {
+	switch cfg.Store {
+	case "memory":
+		return memory.New(memory.Options{}), nil
+	default:
+		return nil, fmt.Errorf("VERIFIER_STORE=%s is not supported by this build", cfg.Store)
+	}
+}

@@ -1,0 +1,257 @@
+// Package config loads the verifier's settings from the environment (and an optional file mirroring it) into
+// a Config, and validates them all at once, naming every bad setting by its variable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Regions maps an IDEMIA platform region to the DID that issues its VerifiedIdentity credentials.
+var Regions = map[string]string{
+	"us": "did:web:us.did.idemia.io",
+	"eu": "did:web:eu.did.idemia.io",
+}
+
+// Scope is the Verified ID Request Service's application scope for the client-credentials grant.
+const Scope = "3db474b9-6a0c-4840-96ac-1fceb342124f/.default"
+
+// Config is the whole configuration. Load fills it; Validate checks it.
+type Config struct {
+	ListenAddr      string
+	PublicURL       *url.URL // without a trailing slash
+	Region          string
+	AcceptedRegions []string
+	Store           string // "memory" or "redis"
+	RedisURL        string
+	Sandbox         bool
+	TrustedProxies  []string
+	RateLimitPerIP  Rate
+	RateLimitGlobal Rate
+
+	Entra     Entra
+	IPA       IPA
+	WellKnown WellKnown
+
+	problems []error // parse errors found by Load, reported by Validate
+}
+
+// Entra holds the presentation half's settings.
+type Entra struct {
+	TenantID, ClientID string
+	ClientSecret       string
+	// ClientCertificate is a PEM certificate with its private key, or the path of a file holding one.
+	ClientCertificate   string
+	AuthorityHost       string
+	RequestServiceURL   string
+	VerifierDID         string
+	ClientName          string
+	Purpose             string
+	CallbackSecret      string
+	FaceCheck           bool
+	FaceCheckThreshold  int
+	FaceCheckPhotoClaim string
+}
+
+// IPA holds the IDEMIA half's settings.
+type IPA struct {
+	CognitoURL, ClientID, ClientSecret string
+	CreateSessionURL                   string
+	StartURL                           string
+	ApplicationID                      string
+	IDVURL, GIPSAPIKey                 string
+}
+
+// WellKnown holds the paths of the DID descriptors we serve.
+type WellKnown struct {
+	DIDJSON, DIDConfigurationJSON string
+}
+
+// Rate is a count of events allowed per period.
+type Rate struct {
+	N   int
+	Per time.Duration
+}
+
+// Enabled reports whether the presentation half has any of its settings.
+func (e Entra) Enabled() bool {
+	return e.TenantID != "" || e.ClientID != "" || e.ClientSecret != "" || e.ClientCertificate != "" || e.VerifierDID != ""
+}
+
+// Enabled reports whether the IPA half has any of its settings.
+func (i IPA) Enabled() bool { return i.CognitoURL != "" || i.ClientID != "" || i.ClientSecret != "" }
+
+// IdentityRetrieval reports whether identities are fetched from IDEMIA's ID&V platform.
+func (i IPA) IdentityRetrieval() bool { return i.IDVURL != "" && i.GIPSAPIKey != "" }
+
+// Authority is the MSAL authority URL of the tenant.
+func (e Entra) Authority() string {
+	return strings.TrimSuffix(e.AuthorityHost, "/") + "/" + e.TenantID
+}
+
+// AcceptedIssuers returns the IDEMIA DIDs trusted to issue VerifiedIdentity credentials.
+func (c *Config) AcceptedIssuers() []string {
+	out := make([]string, 0, len(c.AcceptedRegions))
+	for _, r := range c.AcceptedRegions {
+		if did, ok := Regions[r]; ok {
+			out = append(out, did)
+		}
+	}
+	return out
+}
+
+// URL joins path to the public URL.
+func (c *Config) URL(path string) string {
+	if c.PublicURL == nil {
+		return path
+	}
+	return c.PublicURL.String() + path
+}
+
+// Validate returns every missing or invalid setting at once, each named by its variable, or nil.
+func (c *Config) Validate() error {
+	v := &validator{problems: append([]error(nil), c.problems...)}
+	v.publicURL(c)
+	v.regions(c)
+	v.store(c)
+	v.halves(c)
+	return errors.Join(v.problems...)
+}
+
+type validator struct{ problems []error }
+
+func (v *validator) addf(name, format string, args ...any) {
+	v.problems = append(v.problems, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+}
+
+func (v *validator) publicURL(c *Config) {
+	u := c.PublicURL
+	switch {
+	case u == nil:
+		v.addf("VERIFIER_PUBLIC_URL", "missing: set the external base URL, e.g. https://verifier.example.com")
+	case u.Scheme == "https" && u.Host != "":
+	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
+	default:
+		v.addf("VERIFIER_PUBLIC_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", u.String())
+	}
+	if u != nil && (u.RawQuery != "" || u.Fragment != "" || u.User != nil) {
+		v.addf("VERIFIER_PUBLIC_URL", "must have no user, query or fragment")
+	}
+}
+
+func isLoopbackHost(h string) bool { return h == "localhost" || h == "127.0.0.1" }
+
+func (v *validator) regions(c *Config) {
+	if _, ok := Regions[c.Region]; !ok {
+		v.addf("VERIFIER_REGION", "must be us or eu, got %q", c.Region)
+	}
+	if len(c.AcceptedRegions) == 0 {
+		v.addf("VERIFIER_ACCEPTED_REGIONS", "must name at least one region (us, eu)")
+	}
+	for _, r := range c.AcceptedRegions {
+		if _, ok := Regions[r]; !ok {
+			v.addf("VERIFIER_ACCEPTED_REGIONS", "unknown region %q (use us, eu)", r)
+		}
+	}
+}
+
+func (v *validator) store(c *Config) {
+	switch c.Store {
+	case "memory":
+	case "redis":
+		if c.RedisURL == "" {
+			v.addf("REDIS_URL", "missing: required when VERIFIER_STORE=redis")
+		} else if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			v.addf("REDIS_URL", "must be a redis:// or rediss:// URL")
+		}
+		if c.Entra.Enabled() && c.Entra.CallbackSecret == "" {
+			v.addf("ENTRA_CALLBACK_SECRET", "missing: required with VERIFIER_STORE=redis, so every replica checks the same callback api-key")
+		}
+	default:
+		v.addf("VERIFIER_STORE", "must be memory or redis, got %q", c.Store)
+	}
+	if s := c.Entra.CallbackSecret; s != "" && len(s) < 16 {
+		v.addf("ENTRA_CALLBACK_SECRET", "too short: use at least 16 characters (32 random bytes recommended)")
+	}
+}
+
+func (v *validator) halves(c *Config) {
+	e, i := c.Entra, c.IPA
+	if !e.Enabled() && !i.Enabled() {
+		v.addf("ENTRA_TENANT_ID", "neither half is configured: set the Entra settings (ENTRA_TENANT_ID, ENTRA_CLIENT_ID, ENTRA_CLIENT_SECRET or ENTRA_CLIENT_CERTIFICATE, ENTRA_VERIFIER_DID), the IPA settings (IPA_COGNITO_URL, IPA_CLIENT_ID, IPA_CLIENT_SECRET), or both")
+	}
+	if e.Enabled() {
+		v.required("ENTRA_TENANT_ID", e.TenantID, "the presentation half")
+		v.required("ENTRA_CLIENT_ID", e.ClientID, "the presentation half")
+		v.required("ENTRA_VERIFIER_DID", e.VerifierDID, "the presentation half")
+		switch {
+		case e.ClientSecret == "" && e.ClientCertificate == "":
+			v.addf("ENTRA_CLIENT_SECRET", "missing: the presentation half needs ENTRA_CLIENT_SECRET or ENTRA_CLIENT_CERTIFICATE")
+		case e.ClientSecret != "" && e.ClientCertificate != "":
+			v.addf("ENTRA_CLIENT_CERTIFICATE", "set either ENTRA_CLIENT_SECRET or ENTRA_CLIENT_CERTIFICATE, not both")
+		}
+		if e.VerifierDID != "" && !strings.HasPrefix(e.VerifierDID, "did:") {
+			v.addf("ENTRA_VERIFIER_DID", "must be a DID (did:web:…), got %q", e.VerifierDID)
+		}
+		for _, did := range Regions {
+			if e.VerifierDID == did {
+				v.addf("ENTRA_VERIFIER_DID", "is IDEMIA's issuer DID: use your own tenant's verifier DID (Verified ID → Organization settings)")
+			}
+		}
+		v.httpsURL("ENTRA_AUTHORITY_HOST", e.AuthorityHost)
+		v.httpsURL("ENTRA_REQUEST_SERVICE_URL", e.RequestServiceURL)
+		if e.FaceCheckThreshold < 50 || e.FaceCheckThreshold > 100 {
+			v.addf("ENTRA_FACE_CHECK_THRESHOLD", "must be an integer from 50 to 100, got %d", e.FaceCheckThreshold)
+		}
+		if e.FaceCheck && e.FaceCheckPhotoClaim == "" {
+			v.addf("ENTRA_FACE_CHECK_PHOTO_CLAIM", "must not be empty when ENTRA_FACE_CHECK is true")
+		}
+	}
+	if i.Enabled() {
+		v.required("IPA_COGNITO_URL", i.CognitoURL, "the IPA half")
+		v.required("IPA_CLIENT_ID", i.ClientID, "the IPA half")
+		v.required("IPA_CLIENT_SECRET", i.ClientSecret, "the IPA half")
+		if i.CognitoURL != "" {
+			v.httpsURL("IPA_COGNITO_URL", i.CognitoURL)
+		}
+		v.httpsURL("IPA_CREATE_SESSION_URL", i.CreateSessionURL)
+		v.httpsURL("IPA_START_URL", i.StartURL)
+	}
+	if (i.IDVURL == "") != (i.GIPSAPIKey == "") {
+		v.addf("IDV_URL", "IDV_URL and GIPS_RS_API_KEY go together: set both for identity retrieval, or neither")
+	}
+	if i.IDVURL != "" {
+		if _, err := IDVHost(i.IDVURL); err != nil {
+			v.addf("IDV_URL", "%v", err)
+		}
+	}
+}
+
+func (v *validator) required(name, value, half string) {
+	if value == "" {
+		v.addf(name, "missing: %s is partly configured and needs it", half)
+	}
+}
+
+func (v *validator) httpsURL(name, raw string) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		v.addf(name, "must be an https URL, got %q", raw)
+	}
+}
+
+// IDVHost returns the ID&V host from IDV_URL, given as a host or as https://host.
+func IDVHost(raw string) (string, error) {
+	s := raw
+	if !strings.Contains(s, "://") {
+		s = "https://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
+		return "", fmt.Errorf("must be a host such as proofing.idemia.io (or https://host), got %q", raw)
+	}
+	return strings.ToLower(u.Host), nil
+}

@@ -1,0 +1,137 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/entra-verifier/entra-verifier/config"
+)
+
+func env(m map[string]string) config.Getenv { return func(k string) string { return m[k] } }
+
+// valid returns a complete configuration with both halves on.
+func valid() map[string]string {
+	return map[string]string{
+		"VERIFIER_PUBLIC_URL": "https://verifier.example.com/",
+		"ENTRA_TENANT_ID":     "tenant", "ENTRA_CLIENT_ID": "client", "ENTRA_CLIENT_SECRET": "s3cret",
+		"ENTRA_VERIFIER_DID": "did:web:verifier.example.com",
+		"IPA_COGNITO_URL":    "https://cognito.example.com", "IPA_CLIENT_ID": "ipa", "IPA_CLIENT_SECRET": "ipa-secret",
+	}
+}
+
+func with(m map[string]string, kv ...string) map[string]string {
+	out := map[string]string{}
+	for k, v := range m {
+		out[k] = v
+	}
+	for i := 0; i < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			delete(out, kv[i])
+		} else {
+			out[kv[i]] = kv[i+1]
+		}
+	}
+	return out
+}
+
+func TestDefaults(t *testing.T) {
+	c := config.Load(env(valid()))
+	require.NoError(t, c.Validate())
+	assert.Equal(t, ":8080", c.ListenAddr)
+	assert.Equal(t, "https://verifier.example.com", c.PublicURL.String())
+	assert.Equal(t, []string{"did:web:us.did.idemia.io"}, c.AcceptedIssuers())
+	assert.Equal(t, "https://login.microsoftonline.com/tenant", c.Entra.Authority())
+	assert.Equal(t, "https://verifiedid.did.msidentity.com/v1.0", c.Entra.RequestServiceURL)
+	assert.Equal(t, "Idemia DID", c.Entra.ClientName)
+	assert.Equal(t, 70, c.Entra.FaceCheckThreshold)
+	assert.Equal(t, "portrait", c.Entra.FaceCheckPhotoClaim)
+	assert.Equal(t, "https://rp-handler.did.idemia.io/api/v1/ipa/start", c.IPA.StartURL)
+	assert.Equal(t, config.Rate{N: 20, Per: 60e9}, c.RateLimitPerIP)
+	assert.Equal(t, "memory", c.Store)
+	assert.Equal(t, "https://verifier.example.com/api/verifier/callback", c.URL("/api/verifier/callback"))
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string // every line of the message, in order
+	}{
+		{"empty environment names every missing variable", map[string]string{}, []string{
+			"VERIFIER_PUBLIC_URL: missing",
+			"ENTRA_TENANT_ID: neither half is configured",
+		}},
+		{"only the presentation half", with(valid(), "IPA_COGNITO_URL", "", "IPA_CLIENT_ID", "", "IPA_CLIENT_SECRET", ""), nil},
+		{"only the IPA half", with(valid(), "ENTRA_TENANT_ID", "", "ENTRA_CLIENT_ID", "", "ENTRA_CLIENT_SECRET", "", "ENTRA_VERIFIER_DID", ""), nil},
+		{"half of each half", map[string]string{"VERIFIER_PUBLIC_URL": "http://localhost:8080", "ENTRA_CLIENT_ID": "c", "IPA_CLIENT_SECRET": "x"}, []string{
+			"ENTRA_TENANT_ID: missing",
+			"ENTRA_VERIFIER_DID: missing",
+			"ENTRA_CLIENT_SECRET: missing",
+			"IPA_COGNITO_URL: missing",
+			"IPA_CLIENT_ID: missing",
+		}},
+		{"http off loopback", with(valid(), "VERIFIER_PUBLIC_URL", "http://verifier.example.com"), []string{"VERIFIER_PUBLIC_URL: must be an https URL"}},
+		{"http on 127.0.0.1 is fine", with(valid(), "VERIFIER_PUBLIC_URL", "http://127.0.0.1:9000"), nil},
+		{"redis needs its URL and a shared callback secret", with(valid(), "VERIFIER_STORE", "redis"), []string{
+			"REDIS_URL: missing", "ENTRA_CALLBACK_SECRET: missing",
+		}},
+		{"redis complete", with(valid(), "VERIFIER_STORE", "redis", "REDIS_URL", "redis://127.0.0.1:6379/0", "ENTRA_CALLBACK_SECRET", "0123456789abcdef0123"), nil},
+		{"bad values", with(valid(), "VERIFIER_REGION", "asia", "VERIFIER_ACCEPTED_REGIONS", "us,mars", "ENTRA_FACE_CHECK_THRESHOLD", "101",
+			"ENTRA_FACE_CHECK", "maybe", "VERIFIER_STORE", "disk", "VERIFIER_RATE_LIMIT_PER_IP", "lots", "VERIFIER_TRUSTED_PROXIES", "10.0.0.0/8,nope"), []string{
+			"VERIFIER_TRUSTED_PROXIES: \"nope\" is not a CIDR",
+			"VERIFIER_RATE_LIMIT_PER_IP: must look like 20/min",
+			"ENTRA_FACE_CHECK: must be true or false",
+			"VERIFIER_REGION: must be us or eu",
+			"VERIFIER_ACCEPTED_REGIONS: unknown region \"mars\"",
+			"VERIFIER_STORE: must be memory or redis",
+			"ENTRA_FACE_CHECK_THRESHOLD: must be an integer from 50 to 100",
+		}},
+		{"both secret and certificate, IDEMIA's DID as ours", with(valid(), "ENTRA_CLIENT_CERTIFICATE", "cert.pem", "ENTRA_VERIFIER_DID", "did:web:eu.did.idemia.io"), []string{
+			"ENTRA_CLIENT_CERTIFICATE: set either",
+			"ENTRA_VERIFIER_DID: is IDEMIA's issuer DID",
+		}},
+		{"plain http upstreams", with(valid(), "ENTRA_AUTHORITY_HOST", "http://login.example", "IPA_CREATE_SESSION_URL", "http://ipa.example"), []string{
+			"ENTRA_AUTHORITY_HOST: must be an https URL",
+			"IPA_CREATE_SESSION_URL: must be an https URL",
+		}},
+		{"identity retrieval needs both settings", with(valid(), "IDV_URL", "https://proofing.idemia.io/x"), []string{
+			"IDV_URL: IDV_URL and GIPS_RS_API_KEY go together",
+			"IDV_URL: must be a host",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := config.Load(env(tc.env)).Validate()
+			if tc.want == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			lines := strings.Split(err.Error(), "\n")
+			require.Len(t, lines, len(tc.want), err.Error())
+			for i, w := range tc.want {
+				assert.True(t, strings.HasPrefix(lines[i], w), "line %d: %q does not start with %q", i, lines[i], w)
+			}
+		})
+	}
+}
+
+func TestWithFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "verifier.env")
+	require.NoError(t, os.WriteFile(path, []byte("# comment\nVERIFIER_REGION=eu\nENTRA_PURPOSE=\"Open your account\"\n\nVERIFIER_STORE=redis\n"), 0o600))
+	get, err := config.WithFile(env(map[string]string{"VERIFIER_STORE": "memory"}), path)
+	require.NoError(t, err)
+	c := config.Load(get)
+	assert.Equal(t, "eu", c.Region)
+	assert.Equal(t, "Open your account", c.Entra.Purpose)
+	assert.Equal(t, "memory", c.Store, "the environment wins over the file")
+
+	require.NoError(t, os.WriteFile(path, []byte("not a setting\n"), 0o600))
+	_, err = config.WithFile(env(nil), path)
+	assert.ErrorContains(t, err, "line 1: want NAME=value")
+}

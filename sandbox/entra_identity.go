@@ -1,0 +1,135 @@
+package sandbox
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// RequestServiceScope is the scope a Request Service token is asked for.
+const RequestServiceScope = "3db474b9-6a0c-4840-96ac-1fceb342124f/.default"
+
+// DefaultRoles are the app roles an admin-consented verifier app carries.
+var DefaultRoles = []string{"VerifiableCredential.Create.All"}
+
+// IdentityPlatform fakes what MSAL Go calls on the Microsoft identity platform for a confidential client:
+// the tenant's OpenID configuration and the v2.0 token endpoint (client-credentials grant). Tokens are
+// JWT-shaped (unsigned) and carry the configured roles, so a missing admin consent can be simulated.
+type IdentityPlatform struct {
+	// ClientID and ClientSecret are the accepted credentials; a client assertion is accepted for ClientID
+	// when ClientSecret is empty or an assertion is sent.
+	ClientID, ClientSecret string
+	// Roles go into every issued token; nil means DefaultRoles.
+	Roles []string
+	// ExpiresIn is the token lifetime in seconds; 0 means 3599.
+	ExpiresIn int
+
+	mu     sync.Mutex
+	calls  int
+	issued map[string][]string
+}
+
+// ServeHTTP implements http.Handler.
+func (p *IdentityPlatform) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	switch {
+	case r.Method == http.MethodGet && len(parts) == 4 && parts[1] == "v2.0" && parts[2] == ".well-known" && parts[3] == "openid-configuration":
+		base := "https://" + r.Host + "/" + parts[0]
+		writeJSON(w, http.StatusOK, map[string]string{
+			"issuer":                 base + "/v2.0",
+			"token_endpoint":         base + "/oauth2/v2.0/token",
+			"authorization_endpoint": base + "/oauth2/v2.0/authorize",
+			"tenant_region_scope":    "EU",
+		})
+	case r.Method == http.MethodPost && len(parts) == 4 && parts[1] == "oauth2" && parts[2] == "v2.0" && parts[3] == "token":
+		p.token(w, r, parts[0])
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (p *IdentityPlatform) token(w http.ResponseWriter, r *http.Request, tenant string) {
+	p.mu.Lock()
+	p.calls++
+	p.mu.Unlock()
+	if err := r.ParseForm(); err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "body is not a form")
+		return
+	}
+	f := r.PostForm
+	switch {
+	case f.Get("grant_type") != "client_credentials":
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "only client_credentials")
+		return
+	case !strings.Contains(" "+f.Get("scope")+" ", " "+RequestServiceScope+" "):
+		oauthError(w, http.StatusBadRequest, "invalid_scope", "AADSTS70011: scope must include "+RequestServiceScope)
+		return
+	case f.Get("client_id") != p.ClientID || !p.authenticated(f.Get("client_secret"), f.Get("client_assertion")):
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
+		return
+	}
+	roles := p.Roles
+	if roles == nil {
+		roles = DefaultRoles
+	}
+	expiresIn := p.ExpiresIn
+	if expiresIn == 0 {
+		expiresIn = 3599
+	}
+	token := fakeJWT(map[string]any{
+		"aud": "3db474b9-6a0c-4840-96ac-1fceb342124f", "tid": tenant, "appid": p.ClientID, "roles": roles,
+		"exp": time.Now().Add(time.Duration(expiresIn) * time.Second).Unix(), "jti": rand.Text(),
+	})
+	p.mu.Lock()
+	if p.issued == nil {
+		p.issued = map[string][]string{}
+	}
+	p.issued[token] = roles
+	p.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"token_type": "Bearer", "expires_in": expiresIn, "ext_expires_in": expiresIn, "access_token": token})
+}
+
+func (p *IdentityPlatform) authenticated(secret, assertion string) bool {
+	if assertion != "" {
+		return strings.Count(assertion, ".") == 2 // a signed JWT; the fake does not check the certificate
+	}
+	return p.ClientSecret != "" && secret == p.ClientSecret
+}
+
+// TokenCalls counts token requests received.
+func (p *IdentityPlatform) TokenCalls() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls
+}
+
+// Roles returns the roles of a token this platform issued, and whether it did issue it.
+func (p *IdentityPlatform) TokenRoles(token string) ([]string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	roles, ok := p.issued[token]
+	return roles, ok
+}
+
+func fakeJWT(claims map[string]any) string {
+	enc := func(v any) string {
+		b, _ := json.Marshal(v)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	return enc(map[string]string{"typ": "JWT", "alg": "RS256", "kid": "sandbox"}) + "." + enc(claims) + "." +
+		base64.RawURLEncoding.EncodeToString([]byte("sandbox-signature-"+rand.Text()))
+}
+
+func oauthError(w http.ResponseWriter, status int, code, desc string) {
+	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,305 @@
+// Package memory is the in-process store: the default for a single replica. Records are dropped
+// store.Retention after creation, claims at the request's expiry, and the number of records is capped so a
+// flood of creates is refused (store.ErrFull) instead of exhausting memory or evicting live records.
+package memory
+
+import (
+	"context"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/entra-verifier/entra-verifier/store"
+)
+
+// DefaultMaxRecords caps the records (presentation requests and IPA sessions together) one process keeps.
+const DefaultMaxRecords = 200_000
+
+// Options tune a Store; the zero value is usable.
+type Options struct {
+	// MaxRecords caps live records; 0 means DefaultMaxRecords.
+	MaxRecords int
+	// SweepEvery is the period of the expiry sweep; 0 means 30 seconds.
+	SweepEvery time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Store keeps records in maps guarded by one mutex. Create it with New and Close it when done.
+type Store struct {
+	opts Options
+
+	mu            sync.Mutex
+	presentations table[store.Presentation]
+	sessions      table[store.IPASession]
+	watchers      map[string]map[chan struct{}]struct{}
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns an empty Store whose sweeper runs until Close.
+func New(opts Options) *Store {
+	if opts.MaxRecords <= 0 {
+		opts.MaxRecords = DefaultMaxRecords
+	}
+	if opts.SweepEvery <= 0 {
+		opts.SweepEvery = 30 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Store{
+		opts:          opts,
+		presentations: newTable[store.Presentation](),
+		sessions:      newTable[store.IPASession](),
+		watchers:      map[string]map[chan struct{}]struct{}{},
+		stop:          make(chan struct{}),
+		done:          make(chan struct{}),
+	}
+	go s.sweepLoop()
+	return s
+}
+
+// table is one kind of record, indexed by id and by a secondary key (state or token hash).
+type table[T any] struct {
+	byID  map[string]*T
+	index map[string]string
+}
+
+func newTable[T any]() table[T] {
+	return table[T]{byID: map[string]*T{}, index: map[string]string{}}
+}
+
+func (s *Store) size() int { return len(s.presentations.byID) + len(s.sessions.byID) }
+
+// CreatePresentation implements store.Store.
+func (s *Store) CreatePresentation(_ context.Context, p *store.Presentation) error {
+	return create(s, &s.presentations, p.ID, p.State, p)
+}
+
+// Presentation implements store.Store.
+func (s *Store) Presentation(_ context.Context, id string) (*store.Presentation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.readPresentation(s.presentations.byID[id])
+}
+
+// PresentationByState implements store.Store.
+func (s *Store) PresentationByState(_ context.Context, state string) (*store.Presentation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.readPresentation(s.presentations.byID[s.presentations.index[state]])
+}
+
+func (s *Store) readPresentation(p *store.Presentation) (*store.Presentation, error) {
+	if p == nil || s.dropped(p.CreatedAt) {
+		return nil, store.ErrNotFound
+	}
+	c := copyPresentation(p)
+	if !s.opts.Now().Before(p.ExpiresAt) {
+		c.Claims = nil
+	}
+	return c, nil
+}
+
+// UpdatePresentation implements store.Store.
+func (s *Store) UpdatePresentation(_ context.Context, p *store.Presentation) error {
+	return update(s, &s.presentations, p.ID, p, func(cur *store.Presentation) int64 { return cur.Version },
+		func(v *store.Presentation, n int64) { v.Version = n }, store.PresentationTopic(p.ID))
+}
+
+// CreateIPASession implements store.Store.
+func (s *Store) CreateIPASession(_ context.Context, sess *store.IPASession) error {
+	return create(s, &s.sessions, sess.ID, sess.TokenHash, sess)
+}
+
+// IPASession implements store.Store.
+func (s *Store) IPASession(_ context.Context, id string) (*store.IPASession, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.readSession(s.sessions.byID[id])
+}
+
+// IPASessionByToken implements store.Store.
+func (s *Store) IPASessionByToken(_ context.Context, tokenHash string) (*store.IPASession, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.readSession(s.sessions.byID[s.sessions.index[tokenHash]])
+}
+
+func (s *Store) readSession(v *store.IPASession) (*store.IPASession, error) {
+	if v == nil || s.dropped(v.CreatedAt) {
+		return nil, store.ErrNotFound
+	}
+	c := *v
+	if v.Identity != nil {
+		id := *v.Identity
+		c.Identity = &id
+	}
+	return &c, nil
+}
+
+// UpdateIPASession implements store.Store.
+func (s *Store) UpdateIPASession(_ context.Context, sess *store.IPASession) error {
+	return update(s, &s.sessions, sess.ID, sess, func(cur *store.IPASession) int64 { return cur.Version },
+		func(v *store.IPASession, n int64) { v.Version = n }, store.IPATopic(sess.ID))
+}
+
+func (s *Store) dropped(created time.Time) bool {
+	return !s.opts.Now().Before(created.Add(store.Retention))
+}
+
+func create[T any](s *Store, t *table[T], id, key string, v *T) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := t.byID[id]; ok {
+		return store.ErrConflict
+	}
+	if _, ok := t.index[key]; ok {
+		return store.ErrConflict
+	}
+	if s.size() >= s.opts.MaxRecords {
+		return store.ErrFull
+	}
+	c := clone(v)
+	t.byID[id] = c
+	t.index[key] = id
+	return nil
+}
+
+func update[T any](s *Store, t *table[T], id string, v *T, version func(*T) int64, setVersion func(*T, int64), topic string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, ok := t.byID[id]
+	if !ok {
+		return store.ErrNotFound
+	}
+	if version(cur) != version(v) {
+		return store.ErrConflict
+	}
+	setVersion(v, version(v)+1)
+	t.byID[id] = clone(v)
+	s.notifyLocked(topic)
+	return nil
+}
+
+// clone copies a record so callers never share memory with the store.
+func clone[T any](v *T) *T {
+	switch r := any(v).(type) {
+	case *store.Presentation:
+		return any(copyPresentation(r)).(*T)
+	case *store.IPASession:
+		c := *r
+		if r.Identity != nil {
+			id := *r.Identity
+			c.Identity = &id
+		}
+		return any(&c).(*T)
+	}
+	c := *v
+	return &c
+}
+
+func copyPresentation(p *store.Presentation) *store.Presentation {
+	c := *p
+	c.Claims = maps.Clone(p.Claims)
+	return &c
+}
+
+// Watch implements store.Store.
+func (s *Store) Watch(ctx context.Context, topic string) (<-chan struct{}, error) {
+	ch := make(chan struct{}, 1)
+	s.mu.Lock()
+	if s.watchers[topic] == nil {
+		s.watchers[topic] = map[chan struct{}]struct{}{}
+	}
+	s.watchers[topic][ch] = struct{}{}
+	s.mu.Unlock()
+	out := make(chan struct{}, 1)
+	go func() {
+		defer close(out)
+		defer func() {
+			s.mu.Lock()
+			delete(s.watchers[topic], ch)
+			if len(s.watchers[topic]) == 0 {
+				delete(s.watchers, topic)
+			}
+			s.mu.Unlock()
+		}()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ch:
+				select {
+				case out <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+func (s *Store) notifyLocked(topic string) {
+	for ch := range s.watchers[topic] {
+		select {
+		case ch <- struct{}{}:
+		default: // a signal is already pending: the watcher will re-read the record
+		}
+	}
+}
+
+// Ping implements store.Store; memory is always reachable.
+func (s *Store) Ping(context.Context) error { return nil }
+
+// Close stops the sweeper.
+func (s *Store) Close() error {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	<-s.done
+	return nil
+}
+
+func (s *Store) sweepLoop() {
+	defer close(s.done)
+	t := time.NewTicker(s.opts.SweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.Sweep()
+		}
+	}
+}
+
+// Sweep drops records past their retention and claims past their request's expiry. It runs periodically;
+// it is exported for tests and benchmarks.
+func (s *Store) Sweep() {
+	now := s.opts.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, p := range s.presentations.byID {
+		switch {
+		case !now.Before(p.CreatedAt.Add(store.Retention)):
+			delete(s.presentations.byID, id)
+			delete(s.presentations.index, p.State)
+		case p.Claims != nil && !now.Before(p.ExpiresAt):
+			p.Claims = nil
+		}
+	}
+	for id, v := range s.sessions.byID {
+		if !now.Before(v.CreatedAt.Add(store.Retention)) {
+			delete(s.sessions.byID, id)
+			delete(s.sessions.index, v.TokenHash)
+		}
+	}
+}

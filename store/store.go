@@ -1,0 +1,141 @@
+// Package store is the contract for the verifier's state: presentation requests and IPA sessions, their
+// compare-and-swap updates, expiry, and change notifications. store/memory and store/redis implement it, and
+// store/storetest is the one suite both pass.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+var (
+	// ErrNotFound is returned for an unknown, or already dropped, record.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict is returned when a create reuses a key, or an update lost a compare-and-swap race.
+	ErrConflict = errors.New("store: conflict")
+	// ErrFull is returned when a bounded store refuses a new record rather than evict a live one.
+	ErrFull = errors.New("store: full")
+	// ErrUnavailable wraps failures to reach the backing service (callers answer 503).
+	ErrUnavailable = errors.New("store: unavailable")
+)
+
+// Retention is how long a record is kept after it is created; after its own expiry it reads "expired" until then.
+const Retention = time.Hour
+
+// PresentationStatus is the state of a presentation request as stored.
+type PresentationStatus string
+
+// Presentation statuses. PresentationExpired is never stored: it is derived from ExpiresAt when read.
+const (
+	PresentationCreated   PresentationStatus = "created"
+	PresentationRetrieved PresentationStatus = "retrieved"
+	PresentationVerified  PresentationStatus = "verified"
+	PresentationFailed    PresentationStatus = "failed"
+	PresentationExpired   PresentationStatus = "expired"
+)
+
+// Final reports whether no further transition can leave s.
+func (s PresentationStatus) Final() bool {
+	return s == PresentationVerified || s == PresentationFailed || s == PresentationExpired
+}
+
+// Presentation is one Entra presentation request, keyed by Microsoft's requestId and by our callback state.
+type Presentation struct {
+	ID        string             `json:"id"`
+	State     string             `json:"state"`
+	OwnerHash string             `json:"owner"`
+	URL       string             `json:"url"`
+	Status    PresentationStatus `json:"status"`
+	Reason    string             `json:"reason,omitempty"`
+	Detail    string             `json:"detail,omitempty"`
+	Issuer    string             `json:"issuer,omitempty"`
+	// Claims are personal data: a store never returns them after ExpiresAt and deletes them by then.
+	Claims    map[string]any `json:"claims,omitempty"`
+	CreatedAt time.Time      `json:"createdAt"`
+	UpdatedAt time.Time      `json:"updatedAt"`
+	ExpiresAt time.Time      `json:"expiresAt"`
+	// Version is the compare-and-swap token: an update succeeds only when it matches the stored record's.
+	Version int64 `json:"version"`
+}
+
+// IPAStatus is the state of an IDEMIA IPA session as stored.
+type IPAStatus string
+
+// IPA session statuses. IPAExpired is never stored: it is derived from ExpiresAt when read.
+const (
+	IPAPending   IPAStatus = "pending"
+	IPACompleted IPAStatus = "completed"
+	IPAError     IPAStatus = "error"
+	IPATimeout   IPAStatus = "timeout"
+	IPAExpired   IPAStatus = "expired"
+)
+
+// Final reports whether no further transition can leave s.
+func (s IPAStatus) Final() bool { return s != IPAPending }
+
+// IPASession is one IDEMIA IPA session, keyed by IDEMIA's sessionId and by the hash of its callback token.
+type IPASession struct {
+	ID        string    `json:"id"`
+	TokenHash string    `json:"tokenHash"`
+	OwnerHash string    `json:"owner"`
+	StartURL  string    `json:"startUrl"`
+	Status    IPAStatus `json:"status"`
+	// IdentityID and ProofURL come from a completed callback.
+	IdentityID string `json:"identityId,omitempty"`
+	ProofURL   string `json:"proofUrl,omitempty"`
+	// Identity holds what identity retrieval learnt (never attributes).
+	Identity  *IdentitySummary `json:"identity,omitempty"`
+	CreatedAt time.Time        `json:"createdAt"`
+	UpdatedAt time.Time        `json:"updatedAt"`
+	ExpiresAt time.Time        `json:"expiresAt"`
+	Version   int64            `json:"version"`
+}
+
+// IdentitySummary is the non-personal outcome of fetching an identity from IDEMIA's ID&V platform.
+type IdentitySummary struct {
+	LevelOfAssurance string `json:"levelOfAssurance,omitempty"`
+	Status           string `json:"status,omitempty"`
+	// Proof is "fetched", "refused" (proofUrl not allowed) or "failed"; empty when not attempted.
+	Proof string `json:"proof,omitempty"`
+	// Error is a short, non-personal reason when retrieval failed.
+	Error string `json:"error,omitempty"`
+}
+
+// Store is what the service needs from its state backend. Every method is safe for concurrent use, and
+// across replicas when the backend is shared.
+type Store interface {
+	// CreatePresentation stores a new request; ErrConflict when its ID or State is taken.
+	CreatePresentation(ctx context.Context, p *Presentation) error
+	// Presentation returns the request with Microsoft's requestId id.
+	Presentation(ctx context.Context, id string) (*Presentation, error)
+	// PresentationByState returns the request created with callback state.
+	PresentationByState(ctx context.Context, state string) (*Presentation, error)
+	// UpdatePresentation replaces the stored request when its Version still equals p.Version (else
+	// ErrConflict), increments p.Version and notifies the request's watchers.
+	UpdatePresentation(ctx context.Context, p *Presentation) error
+
+	// CreateIPASession stores a new session; ErrConflict when its ID or TokenHash is taken.
+	CreateIPASession(ctx context.Context, s *IPASession) error
+	// IPASession returns the session with IDEMIA's sessionId id.
+	IPASession(ctx context.Context, id string) (*IPASession, error)
+	// IPASessionByToken returns the session whose callback token hashes to tokenHash.
+	IPASessionByToken(ctx context.Context, tokenHash string) (*IPASession, error)
+	// UpdateIPASession is UpdatePresentation for IPA sessions.
+	UpdateIPASession(ctx context.Context, s *IPASession) error
+
+	// Watch returns a channel that receives a value after each update of the record named by topic
+	// (see PresentationTopic, IPATopic). Updates may coalesce: readers re-read the record. The channel is
+	// closed when ctx ends.
+	Watch(ctx context.Context, topic string) (<-chan struct{}, error)
+	// Ping reports whether the backend is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// PresentationTopic names the notifications of one presentation request.
+func PresentationTopic(id string) string { return "presentation/" + id }
+
+// IPATopic names the notifications of one IPA session.
+func IPATopic(id string) string { return "ipa/" + id }

@@ -1,0 +1,100 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+type ctxKey int
+
+const requestIDKey ctxKey = iota
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// RequestID returns the request id carried by ctx, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// requestID takes a sane X-Request-Id from the caller or makes one, and puts it in the context and answer.
+func requestID(c *gin.Context) {
+	id := c.GetHeader("X-Request-Id")
+	if !validRequestID.MatchString(id) {
+		id = rand.Text()[:20]
+	}
+	c.Header("X-Request-Id", id)
+	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey, id))
+	c.Next()
+}
+
+// accessLog logs one line per request with the route template, never the raw path (IPA callback paths
+// carry secrets) nor the query.
+func (s *Server) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	status := c.Writer.Status()
+	s.metrics.observe(route, c.Request.Method, status, time.Since(start))
+	level := slog.LevelInfo
+	if route == "/healthz" || route == "/readyz" || route == "/metrics" {
+		level = slog.LevelDebug
+	}
+	slog.Log(c.Request.Context(), level, "http request", "method", c.Request.Method, "route", route,
+		"status", status, "duration_ms", float64(time.Since(start).Microseconds())/1000, "client_ip", c.ClientIP())
+}
+
+// recovery answers 500 through writeError when a handler panics.
+func recovery(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r)
+			}
+			slog.ErrorContext(c.Request.Context(), "panic in handler", "panic", r)
+			writeError(c, &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
+		}
+	}()
+	c.Next()
+}
+
+// securityHeaders are set on every answer; API answers are never cached.
+func securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	c.Next()
+}
+
+func noStore(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	c.Next()
+}
+
+// sameOrigin refuses browser POSTs from another site (SPEC section 8); server-to-server callbacks carry
+// neither header and pass.
+func (s *Server) sameOrigin(c *gin.Context) {
+	origin := c.GetHeader("Origin")
+	if (origin != "" && origin != s.origin) || c.GetHeader("Sec-Fetch-Site") == "cross-site" {
+		writeError(c, &Error{Status: http.StatusForbidden, Code: "cross_origin", Message: "cross-site requests are not allowed"})
+		return
+	}
+	c.Next()
+}
+
+// limitBody caps the request body; reading past it fails with *http.MaxBytesError.
+func limitBody(n int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
+		c.Next()
+	}
+}

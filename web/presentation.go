@@ -1,0 +1,143 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/entra-verifier/entra-verifier/store"
+	"github.com/entra-verifier/entra-verifier/verifier"
+)
+
+// Presentations is what the presentation routes need from the verifier domain (*verifier.Service).
+type Presentations interface {
+	Create(ctx context.Context, ownerHash string) (*store.Presentation, error)
+	Get(ctx context.Context, id, ownerHash string) (*store.Presentation, error)
+	HandleCallback(ctx context.Context, apiKey string, body []byte) (verifier.Outcome, error)
+}
+
+// MaxCallbackBody bounds Microsoft's callback body (claims with a portrait fit well within).
+const MaxCallbackBody = 4 << 20
+
+// presentationStatus is the JSON of GET /api/verifier/presentation-requests/{id}.
+type presentationStatus struct {
+	RequestID string         `json:"requestId"`
+	Status    string         `json:"status"`
+	Claims    map[string]any `json:"claims,omitempty"`
+	Issuer    string         `json:"issuer,omitempty"`
+	Reason    string         `json:"reason,omitempty"`
+	Detail    string         `json:"detail,omitempty"`
+	ExpiresAt string         `json:"expiresAt"`
+}
+
+func (s *Server) mountPresentations(api *gin.RouterGroup) {
+	g := api.Group("/verifier")
+	g.POST("/presentation-requests", s.sameOrigin, s.createPresentation)
+	g.GET("/presentation-requests/:id", s.presentationStatus)
+	g.GET("/presentation-requests/:id/qr.png", s.presentationQR)
+	g.GET("/presentation-requests/:id/events", s.presentationEvents)
+	g.POST("/callback", limitBody(MaxCallbackBody), s.presentationCallback)
+}
+
+func (s *Server) createPresentation(c *gin.Context) {
+	owner := s.ensureOwner(c)
+	p, err := s.presentations.Create(c.Request.Context(), owner)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	s.metrics.created.WithLabelValues("presentation").Inc()
+	c.JSON(http.StatusCreated, gin.H{
+		"requestId": p.ID,
+		"url":       p.URL,
+		"qrCodeUrl": "/api/verifier/presentation-requests/" + p.ID + "/qr.png",
+		"expiresAt": rfc3339(p.ExpiresAt),
+	})
+}
+
+func (s *Server) readPresentation(ctx context.Context, c *gin.Context) (*store.Presentation, error) {
+	p, err := s.presentations.Get(ctx, c.Param("id"), ownerFromCookie(c))
+	if err != nil {
+		return nil, err
+	}
+	return verifier.View(p, s.now()), nil
+}
+
+func presentationJSON(p *store.Presentation) presentationStatus {
+	return presentationStatus{
+		RequestID: p.ID, Status: string(p.Status), Claims: p.Claims, Issuer: p.Issuer,
+		Reason: p.Reason, Detail: p.Detail, ExpiresAt: rfc3339(p.ExpiresAt),
+	}
+}
+
+func (s *Server) presentationStatus(c *gin.Context) {
+	p, err := s.readPresentation(c.Request.Context(), c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, presentationJSON(p))
+}
+
+func (s *Server) presentationQR(c *gin.Context) {
+	p, err := s.presentations.Get(c.Request.Context(), c.Param("id"), ownerFromCookie(c))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	png, err := s.qr.png("presentation/"+p.ID, p.URL)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Data(http.StatusOK, "image/png", png)
+}
+
+func (s *Server) presentationEvents(c *gin.Context) {
+	s.stream(c, "presentation", store.PresentationTopic(c.Param("id")), func(ctx context.Context) (snapshot, error) {
+		p, err := s.readPresentation(ctx, c)
+		if err != nil {
+			return snapshot{}, err
+		}
+		return snapshot{
+			view: presentationJSON(p), version: string(p.Status) + "/" + strconv.FormatInt(p.Version, 10),
+			final: p.Status.Final(), expiresAt: p.ExpiresAt,
+		}, nil
+	})
+}
+
+func (s *Server) presentationCallback(c *gin.Context) {
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.metrics.callbacks.WithLabelValues("entra", "too_large").Inc()
+			writeError(c, &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: "the body exceeds 4 MiB", Err: err})
+			return
+		}
+		writeError(c, &Error{Status: http.StatusBadRequest, Code: "malformed", Message: "the body could not be read", Err: err})
+		return
+	}
+	out, err := s.presentations.HandleCallback(c.Request.Context(), c.GetHeader("api-key"), body)
+	if err != nil {
+		s.metrics.callbacks.WithLabelValues("entra", "refused").Inc()
+		writeError(c, err)
+		return
+	}
+	outcome := "unchanged"
+	if out.Changed {
+		outcome = string(out.To)
+		if out.Reason != "" {
+			s.metrics.policy.WithLabelValues(out.Reason).Inc()
+		}
+	}
+	s.metrics.callbacks.WithLabelValues("entra", outcome).Inc()
+	c.Status(http.StatusOK)
+}
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -1,0 +1,120 @@
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/entra-verifier/entra-verifier/config"
+)
+
+// Watcher delivers change notifications (store.Store.Watch).
+type Watcher interface {
+	Watch(ctx context.Context, topic string) (<-chan struct{}, error)
+}
+
+// Pinger reports whether the store is reachable (store.Store.Ping).
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Options are the server's dependencies. Presentations may be nil when the presentation half is off.
+type Options struct {
+	Config *config.Config
+	Store  interface {
+		Watcher
+		Pinger
+	}
+	Presentations Presentations
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the HTTP application. Handler serves it; Shutdown-aware streams end when Close is called.
+type Server struct {
+	cfg           *config.Config
+	origin        string
+	engine        *gin.Engine
+	watch         Watcher
+	ping          Pinger
+	presentations Presentations
+	metrics       *metrics
+	qr            *qrCache
+	now           func() time.Time
+
+	shutdown  chan struct{}
+	closeOnce sync.Once
+}
+
+// New builds the server and its routes.
+func New(opts Options) (*Server, error) {
+	s := &Server{
+		cfg: opts.Config, engine: gin.New(), watch: opts.Store, ping: opts.Store,
+		presentations: opts.Presentations, metrics: newMetrics(), qr: newQRCache(4096),
+		now: opts.Now, shutdown: make(chan struct{}),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if u := opts.Config.PublicURL; u != nil {
+		s.origin = u.Scheme + "://" + u.Host
+	}
+	e := s.engine
+	e.HandleMethodNotAllowed = true
+	if err := e.SetTrustedProxies(opts.Config.TrustedProxies); err != nil {
+		return nil, err
+	}
+	e.Use(requestID, s.accessLog, recovery, securityHeaders)
+	e.NoRoute(func(c *gin.Context) {
+		writeError(c, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such route"})
+	})
+	e.NoMethod(func(c *gin.Context) {
+		writeError(c, &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "method not allowed"})
+	})
+
+	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	e.GET("/readyz", s.ready)
+	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
+
+	api := e.Group("/api", noStore)
+	if s.presentations != nil {
+		s.mountPresentations(api)
+	}
+	return s, nil
+}
+
+// Handler returns the http.Handler serving every route.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// Close ends open event streams; call it when the HTTP server starts shutting down.
+func (s *Server) Close() { s.closeOnce.Do(func() { close(s.shutdown) }) }
+
+func (s *Server) ready(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.ping.Ping(ctx); err != nil {
+		slog.WarnContext(ctx, "not ready: store unreachable", "err", err)
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "store": "unreachable"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+// NewHTTPServer wraps h in an http.Server with timeouts on every phase; event streams lift their own
+// write deadline.
+func NewHTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
