@@ -56,6 +56,7 @@ type RequestService struct {
 	CallbackClient *http.Client
 
 	mu       sync.Mutex
+	delay    time.Duration
 	calls    int
 	failures []Failure
 	requests map[string]*Received
@@ -67,6 +68,13 @@ func (s *RequestService) Fail(f ...Failure) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failures = append(s.failures, f...)
+}
+
+// SetDelay holds every later create answer for d (a slow service).
+func (s *RequestService) SetDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
 }
 
 // Calls counts create calls received, failed or not.
@@ -100,6 +108,10 @@ func (s *RequestService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusNotFound, "notFound", "notFound", "The requested resource was not found.", "")
 		return
 	}
+	s.mu.Lock()
+	delay := s.delay
+	s.mu.Unlock()
+	time.Sleep(delay)
 	s.mu.Lock()
 	s.calls++
 	var fail *Failure

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -23,6 +25,7 @@ import (
 
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.TestMode)
+	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil))) // tests that read logs capture their own
 	os.Exit(m.Run())
 }
 
@@ -30,7 +33,7 @@ const testSecret = "test-callback-secret-0123456789"
 
 // harness is the real application, in process, against TLS fakes of Microsoft's services.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	cfg      *config.Config
 	url      string // our server's base URL
 	idp      *sandbox.IdentityPlatform
@@ -38,10 +41,11 @@ type harness struct {
 	browser  *http.Client // keeps the binding cookie
 	stranger *http.Client // another browser
 	fakesCA  *x509.CertPool
+	app      *application
 }
 
 // newHarness starts fakes and the application; env overrides the default settings.
-func newHarness(t *testing.T, env map[string]string) *harness {
+func newHarness(t testing.TB, env map[string]string) *harness {
 	t.Helper()
 	h := &harness{t: t, idp: &sandbox.IdentityPlatform{ClientID: "client-id", ClientSecret: "client-secret"}}
 	idpSrv := httptest.NewTLSServer(h.idp)
@@ -73,10 +77,10 @@ func newHarness(t *testing.T, env map[string]string) *harness {
 	}
 	h.cfg = config.Load(func(k string) string { return vars[k] })
 	require.NoError(t, h.cfg.Validate())
-	outbound := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: h.fakesCA}}}
-	app, err := newApplication(h.cfg, outbound)
+	app, err := newApplication(h.cfg, h.outbound())
 	require.NoError(t, err)
 	t.Cleanup(app.Close)
+	h.app = app
 	ours.Config.Handler = app.server.Handler()
 	t.Cleanup(app.server.Close)
 
@@ -84,7 +88,15 @@ func newHarness(t *testing.T, env map[string]string) *harness {
 	return h
 }
 
-func newBrowser(t *testing.T) *http.Client {
+// outbound is a client trusting the fakes, as SSL_CERT_FILE makes the binary's.
+func (h *harness) outbound() *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: h.fakesCA}}}
+}
+
+// randomID returns an unguessable identifier.
+func randomID() string { return rand.Text() }
+
+func newBrowser(t testing.TB) *http.Client {
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
 	return &http.Client{Jar: jar, Timeout: 10 * time.Second}

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/pem"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/entra-verifier/entra-verifier/sandbox"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// binary builds cmd/verifier once per test run, with the project's tags.
+func binary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "verifier-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "verifier")
+		out, err := exec.Command("go", "build", "-tags", "jwx_es256k,nomsgpack", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = err
+			t.Log(string(out))
+		}
+	})
+	require.NoError(t, buildErr)
+	return binPath
+}
+
+func TestBinaryWithoutEnvironmentNamesEveryMissingVariable(t *testing.T) {
+	cmd := exec.Command(binary(t))
+	cmd.Env = []string{}
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, 1, exit.ExitCode())
+	for _, name := range []string{"VERIFIER_PUBLIC_URL", "ENTRA_TENANT_ID", "ENTRA_CLIENT_ID", "ENTRA_CLIENT_SECRET",
+		"ENTRA_CLIENT_CERTIFICATE", "ENTRA_VERIFIER_DID", "IPA_COGNITO_URL", "IPA_CLIENT_ID", "IPA_CLIENT_SECRET"} {
+		assert.Contains(t, string(out), name)
+	}
+}
+
+// TestBinaryServesTheFlow starts the built binary with SPEC section 5's environment pointing at TLS fakes,
+// trusted through SSL_CERT_FILE, drives one request over real HTTP, then stops it with SIGTERM while a
+// create is in flight: the create completes and the process exits 0.
+func TestBinaryServesTheFlow(t *testing.T) {
+	idp := &sandbox.IdentityPlatform{ClientID: "client-id", ClientSecret: "client-secret"}
+	idpSrv := httptest.NewTLSServer(idp)
+	defer idpSrv.Close()
+	rs := &sandbox.RequestService{Identity: idp}
+	rsSrv := httptest.NewTLSServer(rs)
+	defer rsSrv.Close()
+	caFile := filepath.Join(t.TempDir(), "fakes-ca.pem")
+	var pemBytes []byte
+	for _, s := range []*httptest.Server{idpSrv, rsSrv} {
+		pemBytes = append(pemBytes, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})...)
+	}
+	require.NoError(t, os.WriteFile(caFile, pemBytes, 0o600))
+
+	addr := freeAddr(t)
+	base := "http://" + addr
+	cmd := exec.Command(binary(t), "serve")
+	var logs syncBuffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.Env = []string{
+		"SSL_CERT_FILE=" + caFile,
+		"VERIFIER_LISTEN_ADDR=" + addr,
+		"VERIFIER_PUBLIC_URL=" + base,
+		"ENTRA_TENANT_ID=11111111-2222-3333-4444-555555555555",
+		"ENTRA_CLIENT_ID=client-id",
+		"ENTRA_CLIENT_SECRET=client-secret",
+		"ENTRA_AUTHORITY_HOST=" + idpSrv.URL,
+		"ENTRA_REQUEST_SERVICE_URL=" + rsSrv.URL + "/v1.0",
+		"ENTRA_VERIFIER_DID=did:web:verifier.example.com",
+	}
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	waitReady(t, base+"/readyz", done, &logs)
+
+	browser := newBrowser(t)
+	resp, err := browser.Post(base+"/api/verifier/presentation-requests", "application/json", nil)
+	require.NoError(t, err)
+	var c created
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&c))
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode, logs.String())
+
+	status, err := rs.SendCallback(t.Context(), c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(usDID, person())))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status)
+	resp, err = browser.Get(base + "/api/verifier/presentation-requests/" + c.RequestID)
+	require.NoError(t, err)
+	var st map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+	resp.Body.Close()
+	assert.Equal(t, "verified", st["status"])
+
+	// Graceful shutdown: a slow create in flight when SIGTERM arrives still completes.
+	rs.SetDelay(time.Second)
+	inflight := make(chan int, 1)
+	go func() {
+		resp, err := browser.Post(base+"/api/verifier/presentation-requests", "application/json", nil)
+		if err != nil {
+			inflight <- 0
+			return
+		}
+		resp.Body.Close()
+		inflight <- resp.StatusCode
+	}()
+	time.Sleep(300 * time.Millisecond)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	assert.Equal(t, http.StatusCreated, <-inflight, "the in-flight create finished")
+	select {
+	case err := <-done:
+		assert.NoError(t, err, "exit status 0 after a graceful shutdown")
+	case <-time.After(25 * time.Second):
+		t.Fatal("the process did not stop")
+	}
+	assert.NotContains(t, logs.String(), "Megan", "claims are never logged")
+	assert.NotContains(t, logs.String(), "client-secret")
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's writer goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitReady(t *testing.T, url string, done <-chan error, logs *syncBuffer) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			t.Fatalf("the binary exited early (%v):\n%s", err, logs.String())
+		default:
+		}
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("not ready within 15s:\n%s", logs.String())
+}
