@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/entra-verifier/entra-verifier/ipa"
 	"github.com/entra-verifier/entra-verifier/store"
 	"github.com/entra-verifier/entra-verifier/verifier"
 )
@@ -38,6 +39,9 @@ var errorMap = []struct {
 	{verifier.ErrUnauthorized, Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing or wrong api-key"}},
 	{verifier.ErrToken, Error{Status: http.StatusBadGateway, Code: "upstream_error", Message: "Microsoft Entra is not available right now; try again shortly"}},
 	{verifier.ErrUpstream, Error{Status: http.StatusBadGateway, Code: "upstream_error", Message: "Microsoft Entra is not available right now; try again shortly"}},
+	{ipa.ErrMalformed, Error{Status: http.StatusBadRequest, Code: "malformed", Message: "the body is not a valid notification"}},
+	{ipa.ErrForbidden, Error{Status: http.StatusForbidden, Code: "forbidden", Message: "the notification does not belong to this session"}},
+	{ipa.ErrUpstream, Error{Status: http.StatusBadGateway, Code: "upstream_error", Message: "IDEMIA is not available right now; try again shortly"}},
 	{store.ErrFull, Error{Status: http.StatusServiceUnavailable, Code: "busy", Message: "too many requests in progress; try again shortly"}},
 	{store.ErrUnavailable, Error{Status: http.StatusServiceUnavailable, Code: "store_unavailable", Message: "the service is temporarily unavailable; try again shortly"}},
 	{context.DeadlineExceeded, Error{Status: http.StatusGatewayTimeout, Code: "timeout", Message: "an upstream service did not answer in time"}},

@@ -31,6 +31,10 @@ type Options struct {
 		Pinger
 	}
 	Presentations Presentations
+	// Sessions may be nil when the IPA half is off.
+	Sessions Sessions
+	// IdentityRetrieval says a completed IPA session later learns its identity summary.
+	IdentityRetrieval bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -43,6 +47,8 @@ type Server struct {
 	watch         Watcher
 	ping          Pinger
 	presentations Presentations
+	sessions      Sessions
+	retrieval     bool
 	metrics       *metrics
 	qr            *qrCache
 	now           func() time.Time
@@ -55,7 +61,7 @@ type Server struct {
 func New(opts Options) (*Server, error) {
 	s := &Server{
 		cfg: opts.Config, engine: gin.New(), watch: opts.Store, ping: opts.Store,
-		presentations: opts.Presentations, metrics: newMetrics(), qr: newQRCache(4096),
+		presentations: opts.Presentations, sessions: opts.Sessions, retrieval: opts.IdentityRetrieval, metrics: newMetrics(), qr: newQRCache(4096),
 		now: opts.Now, shutdown: make(chan struct{}),
 	}
 	if s.now == nil {
@@ -84,6 +90,9 @@ func New(opts Options) (*Server, error) {
 	api := e.Group("/api", noStore)
 	if s.presentations != nil {
 		s.mountPresentations(api)
+	}
+	if s.sessions != nil {
+		s.mountSessions(api)
 	}
 	return s, nil
 }

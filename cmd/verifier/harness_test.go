@@ -38,6 +38,9 @@ type harness struct {
 	url      string // our server's base URL
 	idp      *sandbox.IdentityPlatform
 	rs       *sandbox.RequestService
+	cognito  *sandbox.Cognito
+	ipa      *sandbox.IPA
+	gips     *sandbox.GIPS
 	browser  *http.Client // keeps the binding cookie
 	stranger *http.Client // another browser
 	fakesCA  *x509.CertPool
@@ -53,9 +56,21 @@ func newHarness(t testing.TB, env map[string]string) *harness {
 	h.rs = &sandbox.RequestService{Identity: h.idp}
 	rsSrv := httptest.NewTLSServer(h.rs)
 	t.Cleanup(rsSrv.Close)
+	h.cognito = sandbox.NewCognito("ipa-client", "ipa-secret")
+	cognitoSrv := httptest.NewTLSServer(h.cognito)
+	t.Cleanup(cognitoSrv.Close)
+	h.ipa = sandbox.NewIPA(h.cognito, "ipa-application")
+	ipaSrv := httptest.NewTLSServer(h.ipa)
+	t.Cleanup(ipaSrv.Close)
+	h.gips = sandbox.NewGIPS("gips-key")
+	gipsSrv := httptest.NewTLSServer(h.gips)
+	t.Cleanup(gipsSrv.Close)
+	h.ipa.SetGIPS(h.gips, gipsSrv.URL)
+	h.ipa.SetRetry(2, 10*time.Millisecond)
 	h.fakesCA = x509.NewCertPool()
-	h.fakesCA.AddCert(idpSrv.Certificate())
-	h.fakesCA.AddCert(rsSrv.Certificate())
+	for _, srv := range []*httptest.Server{idpSrv, rsSrv, cognitoSrv, ipaSrv, gipsSrv} {
+		h.fakesCA.AddCert(srv.Certificate())
+	}
 
 	ours := httptest.NewUnstartedServer(nil)
 	ours.Start()
@@ -71,9 +86,21 @@ func newHarness(t testing.TB, env map[string]string) *harness {
 		"ENTRA_VERIFIER_DID":        "did:web:verifier.example.com",
 		"ENTRA_PURPOSE":             "Open your account",
 		"ENTRA_CALLBACK_SECRET":     testSecret,
+		"IPA_COGNITO_URL":           cognitoSrv.URL,
+		"IPA_CLIENT_ID":             "ipa-client",
+		"IPA_CLIENT_SECRET":         "ipa-secret",
+		"IPA_CREATE_SESSION_URL":    ipaSrv.URL + "/api/v1/sessions",
+		"IPA_START_URL":             "https://ipa.example.com/api/v1/ipa/start",
+		"IPA_APPLICATION_ID":        "ipa-application",
+		"IDV_URL":                   gipsSrv.URL,
+		"GIPS_RS_API_KEY":           "gips-key",
 	}
 	for k, v := range env {
-		vars[k] = v
+		if v == "" {
+			delete(vars, k)
+		} else {
+			vars[k] = v
+		}
 	}
 	h.cfg = config.Load(func(k string) string { return vars[k] })
 	require.NoError(t, h.cfg.Validate())

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/entra-verifier/entra-verifier/config"
+	"github.com/entra-verifier/entra-verifier/ipa"
 	"github.com/entra-verifier/entra-verifier/store"
 	"github.com/entra-verifier/entra-verifier/store/memory"
 	"github.com/entra-verifier/entra-verifier/verifier"
@@ -66,6 +67,7 @@ func serve(ctx context.Context, getenv config.Getenv, logOut io.Writer) error {
 // application is the wired service: its store, domain services and HTTP server.
 type application struct {
 	store  store.Store
+	ipa    *ipa.Service
 	server *web.Server
 }
 
@@ -90,6 +92,19 @@ func newApplication(cfg *config.Config, outbound *http.Client) (*application, er
 		client := &verifier.Client{BaseURL: cfg.Entra.RequestServiceURL, HTTP: outbound, Tokens: tokens}
 		opts.Presentations = verifier.NewService(cfg, client, st, secret)
 	}
+	if cfg.IPA.Enabled() {
+		client, err := ipa.New(ipa.Config{
+			CognitoURL: cfg.IPA.CognitoURL, ClientID: cfg.IPA.ClientID, ClientSecret: cfg.IPA.ClientSecret,
+			CreateSessionURL: cfg.IPA.CreateSessionURL, ApplicationID: cfg.IPA.ApplicationID,
+			IDVURL: cfg.IPA.IDVURL, GIPSAPIKey: cfg.IPA.GIPSAPIKey, HTTPClient: outbound,
+		})
+		if err != nil {
+			app.Close()
+			return nil, err
+		}
+		app.ipa = ipa.NewService(client, st, cfg.PublicURL.String(), cfg.IPA.StartURL)
+		opts.Sessions, opts.IdentityRetrieval = app.ipa, client.RetrievalEnabled()
+	}
 	if app.server, err = web.New(opts); err != nil {
 		app.Close()
 		return nil, err
@@ -98,7 +113,12 @@ func newApplication(cfg *config.Config, outbound *http.Client) (*application, er
 }
 
 // Close releases the application's resources.
-func (a *application) Close() { _ = a.store.Close() }
+func (a *application) Close() {
+	if a.ipa != nil {
+		a.ipa.Close()
+	}
+	_ = a.store.Close()
+}
 
 func openStore(cfg *config.Config) (store.Store, error) {
 	switch cfg.Store {

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/entra-verifier/entra-verifier/sandbox"
+)
+
+type ipaCreated struct {
+	SessionID, StartURL, QRCodeURL, ExpiresAt string
+}
+
+func (h *harness) createSession() ipaCreated {
+	h.t.Helper()
+	status, body, _ := h.do(h.browser, http.MethodPost, "/api/ipa/sessions", nil, nil)
+	require.Equal(h.t, http.StatusCreated, status, string(body))
+	var c ipaCreated
+	require.NoError(h.t, json.Unmarshal(body, &c))
+	return c
+}
+
+func (h *harness) sessionOf(id string) map[string]any {
+	h.t.Helper()
+	status, body, _ := h.do(h.browser, http.MethodGet, "/api/ipa/sessions/"+id, nil, nil)
+	require.Equal(h.t, http.StatusOK, status, string(body))
+	var v map[string]any
+	require.NoError(h.t, json.Unmarshal(body, &v))
+	return v
+}
+
+// callbackURL is the callbackUrl IDEMIA's fake received when session id was created.
+func (h *harness) callbackURL(id string) string {
+	s, ok := h.ipa.Session(id)
+	require.True(h.t, ok)
+	return s.CallbackURL
+}
+
+func TestIPASessionLaunch(t *testing.T) {
+	h := newHarness(t, nil)
+	a, b := h.createSession(), h.createSession()
+	assert.Equal(t, 1, h.cognito.TokenRequests(), "two creates, one Cognito token")
+	require.Len(t, h.ipa.Requests(), 2)
+
+	tokens := map[string]bool{}
+	for i, c := range []ipaCreated{a, b} {
+		req := h.ipa.Requests()[i]
+		assert.True(t, strings.HasPrefix(req.Header.Get("Authorization"), "Bearer "))
+		assert.True(t, h.cognito.Valid(strings.TrimPrefix(req.Header.Get("Authorization"), "Bearer ")))
+		var sent map[string]string
+		require.NoError(t, json.Unmarshal(req.Body, &sent))
+		token, ok := strings.CutPrefix(sent["callbackUrl"], h.url+"/api/ipa/callback/")
+		require.True(t, ok, sent["callbackUrl"])
+		assert.Regexp(t, `^[A-Za-z0-9_-]{22}$`, token, "a 128-bit base64url token")
+		tokens[token] = true
+		assert.Equal(t, map[string]string{"callbackUrl": h.url + "/api/ipa/callback/" + token, "gotoUrl": h.url + "/ipa/done"}, sent)
+
+		assert.Equal(t, "https://ipa.example.com/api/v1/ipa/start?session-id="+c.SessionID, c.StartURL)
+		assert.Equal(t, "/api/ipa/sessions/"+c.SessionID+"/qr.png", c.QRCodeURL)
+		exp, err := time.Parse(time.RFC3339, c.ExpiresAt)
+		require.NoError(t, err)
+		assert.WithinDuration(t, time.Now().Add(30*time.Minute), exp, 5*time.Second)
+		assert.Equal(t, "pending", h.sessionOf(c.SessionID)["status"])
+	}
+	assert.Len(t, tokens, 2, "each session has its own callback token")
+
+	for _, path := range []string{"/api/ipa/sessions/" + a.SessionID, a.QRCodeURL, "/api/ipa/sessions/" + a.SessionID + "/events"} {
+		for name, client := range map[string]*http.Client{"another browser": h.stranger, "no cookie": http.DefaultClient} {
+			status, body, _ := h.do(client, http.MethodGet, path, nil, nil)
+			assert.Equal(t, http.StatusNotFound, status, "%s %s", name, path)
+			assert.Equal(t, "not_found", errorCode(t, body))
+		}
+	}
+	status, png, hdr := h.do(h.browser, http.MethodGet, a.QRCodeURL, nil, nil)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "image/png", hdr.Get("Content-Type"))
+	assert.True(t, len(png) > 100)
+
+	status, page, hdr := h.do(http.DefaultClient, http.MethodGet, "/ipa/done", nil, nil)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Contains(t, hdr.Get("Content-Type"), "text/html")
+	assert.Contains(t, string(page), "Go back to the page where you started")
+}
+
+func TestIPACallbacks(t *testing.T) {
+	var strayHits atomic.Int32
+	stray := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { strayHits.Add(1) }))
+	defer stray.Close()
+	h := newHarness(t, nil)
+	notification := func(id string, fields string) []byte {
+		return []byte(fmt.Sprintf(`{"applicationId":"ipa-application","sessionId":%q,"timestamp":1733294237.91%s}`, id, fields))
+	}
+	tests := []struct {
+		name string
+		// before ends the session first, with an authentic notification.
+		before     sandbox.IPAOutcome
+		call       func(c ipaCreated) (url string, body []byte)
+		wantCode   int
+		wantStatus string
+		wantProof  string // identity.proof once retrieval is done; "" when none expected
+	}{
+		{"completed", "-", func(c ipaCreated) (string, []byte) {
+			body, _ := h.ipa.Callback(c.SessionID, sandbox.IPACompleted)
+			return h.callbackURL(c.SessionID), body
+		}, 204, "completed", "fetched"},
+		{"ERROR", "-", func(c ipaCreated) (string, []byte) {
+			body, _ := h.ipa.Callback(c.SessionID, sandbox.IPAError)
+			return h.callbackURL(c.SessionID), body
+		}, 204, "error", ""},
+		{"HEARTBEAT_TIMEOUT", "-", func(c ipaCreated) (string, []byte) {
+			body, _ := h.ipa.Callback(c.SessionID, sandbox.IPAHeartbeatTimeout)
+			return h.callbackURL(c.SessionID), body
+		}, 204, "timeout", ""},
+		{"retry of the same notification", sandbox.IPAError, func(c ipaCreated) (string, []byte) {
+			body, _ := h.ipa.Callback(c.SessionID, sandbox.IPAError)
+			return h.callbackURL(c.SessionID), body
+		}, 204, "error", ""},
+		{"another outcome after the end", sandbox.IPAHeartbeatTimeout, func(c ipaCreated) (string, []byte) {
+			body, _ := h.ipa.Callback(c.SessionID, sandbox.IPACompleted)
+			return h.callbackURL(c.SessionID), body
+		}, 204, "timeout", ""},
+		{"unknown token", "-", func(c ipaCreated) (string, []byte) {
+			return h.url + "/api/ipa/callback/AAAAAAAAAAAAAAAAAAAAAA", notification(c.SessionID, `,"status":"ERROR"`)
+		}, 404, "pending", ""},
+		{"sessionId of another session", "-", func(c ipaCreated) (string, []byte) {
+			return h.callbackURL(c.SessionID), notification("ba7ce9dc-c182-4907-875c-ce1942239099", `,"status":"ERROR"`)
+		}, 403, "pending", ""},
+		{"other applicationId", "-", func(c ipaCreated) (string, []byte) {
+			return h.callbackURL(c.SessionID), []byte(fmt.Sprintf(`{"applicationId":"another-app","sessionId":%q,"timestamp":1,"status":"ERROR"}`, c.SessionID))
+		}, 403, "pending", ""},
+		{"not JSON", "-", func(c ipaCreated) (string, []byte) { return h.callbackURL(c.SessionID), []byte("{oops") }, 400, "pending", ""},
+		{"missing sessionId", "-", func(c ipaCreated) (string, []byte) {
+			return h.callbackURL(c.SessionID), []byte(`{"applicationId":"ipa-application","timestamp":1}`)
+		}, 400, "pending", ""},
+		{"unknown status", "-", func(c ipaCreated) (string, []byte) {
+			return h.callbackURL(c.SessionID), notification(c.SessionID, `,"status":"EXPLODED"`)
+		}, 400, "pending", ""},
+		{"oversized body", "-", func(c ipaCreated) (string, []byte) {
+			return h.callbackURL(c.SessionID), notification(c.SessionID, `,"pad":"`+strings.Repeat("x", 1<<20)+`"`)
+		}, 400, "pending", ""},
+		{"proofUrl on another host is never fetched", "-", func(c ipaCreated) (string, []byte) {
+			return h.callbackURL(c.SessionID), notification(c.SessionID, `,"identityId":"gips-1","proofUrl":"`+stray.URL+`/gips/v1/identities/gips-1/proof"`)
+		}, 204, "completed", "refused"},
+		{"proofUrl to the metadata address", "-", func(c ipaCreated) (string, []byte) {
+			return h.callbackURL(c.SessionID), notification(c.SessionID, `,"identityId":"gips-2","proofUrl":"https://169.254.169.254/gips/latest/meta-data"`)
+		}, 204, "completed", "refused"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := h.createSession()
+			if tc.before != "-" {
+				status, err := h.ipa.DeliverCallback(t.Context(), c.SessionID, tc.before)
+				require.NoError(t, err)
+				require.Equal(t, http.StatusNoContent, status)
+			}
+			before := h.sessionOf(c.SessionID)
+			url, body := tc.call(c)
+			status, answer, _ := h.do(http.DefaultClient, http.MethodPost, strings.TrimPrefix(url, h.url), strings.NewReader(string(body)), map[string]string{"Content-Type": "application/json"})
+			assert.Equal(t, tc.wantCode, status, string(answer))
+			if status == http.StatusNoContent {
+				assert.Empty(t, answer)
+			} else {
+				errorCode(t, answer)
+			}
+			after := h.sessionOf(c.SessionID)
+			assert.Equal(t, tc.wantStatus, after["status"])
+			if status != http.StatusNoContent || tc.before != "-" {
+				assert.Equal(t, before, after, "a refused or repeated notification changes nothing")
+			}
+			if tc.wantProof != "" {
+				require.Eventually(t, func() bool { return h.sessionOf(c.SessionID)["identity"] != nil }, 5*time.Second, 20*time.Millisecond)
+				identity := h.sessionOf(c.SessionID)["identity"].(map[string]any)
+				assert.Equal(t, tc.wantProof, identity["proof"])
+				if tc.wantProof == "fetched" {
+					assert.Equal(t, sandbox.IPALevelOfAssurance, identity["levelOfAssurance"])
+					assert.Equal(t, sandbox.IPAIdentityStatus, identity["status"])
+					assert.NotEmpty(t, after["identityId"])
+				}
+			}
+		})
+	}
+	assert.Zero(t, strayHits.Load(), "a proofUrl off the IDV host is never requested")
+	assert.Equal(t, 1, h.gips.ProofRequests(), "only the completed journey's proof was fetched")
+}
+
+func TestIPARetriesAreIdempotent(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.createSession()
+	for range 3 {
+		status, err := h.ipa.DeliverCallback(t.Context(), c.SessionID, sandbox.IPAError)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusNoContent, status)
+	}
+	assert.Equal(t, "error", h.sessionOf(c.SessionID)["status"])
+}
+
+func TestIPATokenRefreshes(t *testing.T) {
+	h := newHarness(t, nil)
+	h.cognito.SetExpiresIn(11) // oauth2 renews 10 s before expiry: this token is good for about 1 s
+	h.createSession()
+	time.Sleep(1500 * time.Millisecond)
+	h.createSession()
+	assert.Equal(t, 2, h.cognito.TokenRequests(), "the expired token was replaced without a failed request")
+}
+
+func TestIPADownGives502(t *testing.T) {
+	h := newHarness(t, nil)
+	for _, f := range []sandbox.IPAFailure{sandbox.IPAServerError, sandbox.IPADisconnect} {
+		h.ipa.SetFailure(f)
+		status, body, _ := h.do(h.browser, http.MethodPost, "/api/ipa/sessions", nil, nil)
+		assert.Equal(t, http.StatusBadGateway, status)
+		assert.Equal(t, "upstream_error", errorCode(t, body))
+	}
+	h.ipa.SetFailure(sandbox.IPAWorking)
+	c := h.createSession()
+	assert.Equal(t, "pending", h.sessionOf(c.SessionID)["status"], "the service kept serving")
+}
+
+func TestIPAEvents(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.createSession()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, h.url+"/api/ipa/sessions/"+c.SessionID+"/events", nil)
+	require.NoError(t, err)
+	resp, err := h.browser.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	events := readEvents(resp)
+	first := <-events
+	assert.Equal(t, "pending", first["status"])
+	status, err := h.ipa.DeliverCallback(t.Context(), c.SessionID, sandbox.IPACompleted)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNoContent, status)
+	var last map[string]any
+	for e := range events {
+		last = e
+	}
+	require.NotNil(t, last, "events after the callback")
+	assert.Equal(t, "completed", last["status"])
+	assert.NotNil(t, last["identity"], "the stream ends once the identity summary is known")
+}

@@ -1,0 +1,134 @@
+package web
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/entra-verifier/entra-verifier/ipa"
+	"github.com/entra-verifier/entra-verifier/store"
+)
+
+// Sessions is what the IPA routes need from the IPA domain (*ipa.Service).
+type Sessions interface {
+	Create(ctx context.Context, ownerHash string) (*store.IPASession, error)
+	Get(ctx context.Context, id, ownerHash string) (*store.IPASession, error)
+	HandleCallback(ctx context.Context, token string, body io.Reader) (ipa.Outcome, error)
+}
+
+// sessionStatus is the JSON of GET /api/ipa/sessions/{id}.
+type sessionStatus struct {
+	SessionID  string                 `json:"sessionId"`
+	Status     string                 `json:"status"`
+	IdentityID string                 `json:"identityId,omitempty"`
+	Identity   *store.IdentitySummary `json:"identity,omitempty"`
+	UpdatedAt  string                 `json:"updatedAt"`
+	ExpiresAt  string                 `json:"expiresAt"`
+}
+
+func (s *Server) mountSessions(api *gin.RouterGroup) {
+	g := api.Group("/ipa")
+	g.POST("/sessions", s.sameOrigin, s.createSession)
+	g.GET("/sessions/:id", s.sessionStatus)
+	g.GET("/sessions/:id/qr.png", s.sessionQR)
+	g.GET("/sessions/:id/events", s.sessionEvents)
+	g.POST("/callback/:token", s.sessionCallback)
+	s.engine.GET("/ipa/done", s.ipaDone)
+}
+
+func (s *Server) createSession(c *gin.Context) {
+	owner := s.ensureOwner(c)
+	sess, err := s.sessions.Create(c.Request.Context(), owner)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	s.metrics.created.WithLabelValues("ipa").Inc()
+	c.JSON(http.StatusCreated, gin.H{
+		"sessionId": sess.ID,
+		"startUrl":  sess.StartURL,
+		"qrCodeUrl": "/api/ipa/sessions/" + sess.ID + "/qr.png",
+		"expiresAt": rfc3339(sess.ExpiresAt),
+	})
+}
+
+func (s *Server) readSession(ctx context.Context, c *gin.Context) (*store.IPASession, error) {
+	sess, err := s.sessions.Get(ctx, c.Param("id"), ownerFromCookie(c))
+	if err != nil {
+		return nil, err
+	}
+	return ipa.View(sess, s.now()), nil
+}
+
+func sessionJSON(v *store.IPASession) sessionStatus {
+	return sessionStatus{SessionID: v.ID, Status: string(v.Status), IdentityID: v.IdentityID, Identity: v.Identity,
+		UpdatedAt: rfc3339(v.UpdatedAt), ExpiresAt: rfc3339(v.ExpiresAt)}
+}
+
+func (s *Server) sessionStatus(c *gin.Context) {
+	v, err := s.readSession(c.Request.Context(), c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, sessionJSON(v))
+}
+
+func (s *Server) sessionQR(c *gin.Context) {
+	v, err := s.readSession(c.Request.Context(), c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	png, err := s.qr.png("ipa/"+v.ID, v.StartURL)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Data(http.StatusOK, "image/png", png)
+}
+
+func (s *Server) sessionEvents(c *gin.Context) {
+	s.stream(c, "ipa", store.IPATopic(c.Param("id")), func(ctx context.Context) (snapshot, error) {
+		v, err := s.readSession(ctx, c)
+		if err != nil {
+			return snapshot{}, err
+		}
+		// A completed session may still learn its identity summary, so it is final only once that is known.
+		final := v.Status.Final() && (v.Status != store.IPACompleted || !s.retrieval || v.Identity != nil)
+		return snapshot{view: sessionJSON(v), version: strconv.FormatInt(v.Version, 10) + "/" + string(v.Status), final: final, expiresAt: v.ExpiresAt}, nil
+	})
+}
+
+func (s *Server) sessionCallback(c *gin.Context) {
+	out, err := s.sessions.HandleCallback(c.Request.Context(), c.Param("token"), c.Request.Body)
+	if err != nil {
+		s.metrics.callbacks.WithLabelValues("ipa", "refused").Inc()
+		writeError(c, err)
+		return
+	}
+	outcome := "unchanged"
+	if out.Changed {
+		outcome = string(out.To)
+	}
+	s.metrics.callbacks.WithLabelValues("ipa", outcome).Inc()
+	c.Status(http.StatusNoContent)
+}
+
+// ipaDone is where the phone lands when IPA ends.
+func (s *Server) ipaDone(c *gin.Context) {
+	c.Header("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+	c.Header("Cache-Control", "no-store")
+	c.Data(http.StatusOK, "text/html; charset=utf-8", []byte(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Identity check finished</title></head>
+<body><main>
+<h1>Your identity check is finished</h1>
+<p>If it succeeded, your verified identity is now in Microsoft Authenticator.</p>
+<p>Go back to the page where you started (on your computer, or in your browser) to continue.</p>
+</main></body></html>
+`))
+}
