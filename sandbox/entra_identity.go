@@ -23,7 +23,7 @@ type IdentityPlatform struct {
 	// ClientID and ClientSecret are the accepted credentials; a client assertion is accepted for ClientID
 	// when ClientSecret is empty or an assertion is sent.
 	ClientID, ClientSecret string
-	// Roles go into every issued token; nil means DefaultRoles.
+	// Roles go into every issued token; nil means DefaultRoles. Change them with SetRoles once serving.
 	Roles []string
 	// ExpiresIn is the token lifetime in seconds; 0 means 3599.
 	ExpiresIn int
@@ -55,6 +55,7 @@ func (p *IdentityPlatform) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (p *IdentityPlatform) token(w http.ResponseWriter, r *http.Request, tenant string) {
 	p.mu.Lock()
 	p.calls++
+	clientID, secret, roles, expiresIn := p.ClientID, p.ClientSecret, p.Roles, p.ExpiresIn
 	p.mu.Unlock()
 	if err := r.ParseForm(); err != nil {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "body is not a form")
@@ -68,20 +69,18 @@ func (p *IdentityPlatform) token(w http.ResponseWriter, r *http.Request, tenant 
 	case !strings.Contains(" "+f.Get("scope")+" ", " "+RequestServiceScope+" "):
 		oauthError(w, http.StatusBadRequest, "invalid_scope", "AADSTS70011: scope must include "+RequestServiceScope)
 		return
-	case f.Get("client_id") != p.ClientID || !p.authenticated(f.Get("client_secret"), f.Get("client_assertion")):
+	case f.Get("client_id") != clientID || !authenticated(secret, f.Get("client_secret"), f.Get("client_assertion")):
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
 		return
 	}
-	roles := p.Roles
 	if roles == nil {
 		roles = DefaultRoles
 	}
-	expiresIn := p.ExpiresIn
 	if expiresIn == 0 {
 		expiresIn = 3599
 	}
 	token := fakeJWT(map[string]any{
-		"aud": "3db474b9-6a0c-4840-96ac-1fceb342124f", "tid": tenant, "appid": p.ClientID, "roles": roles,
+		"aud": "3db474b9-6a0c-4840-96ac-1fceb342124f", "tid": tenant, "appid": clientID, "roles": roles,
 		"exp": time.Now().Add(time.Duration(expiresIn) * time.Second).Unix(), "jti": rand.Text(),
 	})
 	p.mu.Lock()
@@ -93,11 +92,25 @@ func (p *IdentityPlatform) token(w http.ResponseWriter, r *http.Request, tenant 
 	writeJSON(w, http.StatusOK, map[string]any{"token_type": "Bearer", "expires_in": expiresIn, "ext_expires_in": expiresIn, "access_token": token})
 }
 
-func (p *IdentityPlatform) authenticated(secret, assertion string) bool {
+func authenticated(want, secret, assertion string) bool {
 	if assertion != "" {
 		return strings.Count(assertion, ".") == 2 // a signed JWT; the fake does not check the certificate
 	}
-	return p.ClientSecret != "" && secret == p.ClientSecret
+	return want != "" && secret == want
+}
+
+// SetRoles changes the roles of tokens issued from now on (simulates admin consent given or withdrawn).
+func (p *IdentityPlatform) SetRoles(roles ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.Roles = roles
+}
+
+// SetClientSecret changes the accepted client secret (simulates a rotation).
+func (p *IdentityPlatform) SetClientSecret(secret string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ClientSecret = secret
 }
 
 // TokenCalls counts token requests received.
@@ -107,7 +120,7 @@ func (p *IdentityPlatform) TokenCalls() int {
 	return p.calls
 }
 
-// Roles returns the roles of a token this platform issued, and whether it did issue it.
+// TokenRoles returns the roles of a token this platform issued, and whether it did issue it.
 func (p *IdentityPlatform) TokenRoles(token string) ([]string, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

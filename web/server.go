@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/entra-verifier/entra-verifier/config"
+	"github.com/entra-verifier/entra-verifier/wellknown"
 )
 
 // Watcher delivers change notifications (store.Store.Watch).
@@ -35,6 +36,8 @@ type Options struct {
 	Sessions Sessions
 	// IdentityRetrieval says a completed IPA session later learns its identity summary.
 	IdentityRetrieval bool
+	// WellKnown holds the DID descriptors to serve; nil serves none.
+	WellKnown *wellknown.Descriptors
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -87,6 +90,9 @@ func New(opts Options) (*Server, error) {
 	e.GET("/readyz", s.ready)
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
 
+	if opts.WellKnown != nil {
+		s.mountWellKnown(opts.WellKnown)
+	}
 	api := e.Group("/api", noStore)
 	if s.presentations != nil {
 		s.mountPresentations(api)

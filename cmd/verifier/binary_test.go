@@ -187,3 +187,18 @@ func waitReady(t *testing.T, url string, done <-chan error, logs *syncBuffer) {
 	}
 	t.Fatalf("not ready within 15s:\n%s", logs.String())
 }
+
+func TestBinaryRefusesUnreadableDescriptors(t *testing.T) {
+	dir := t.TempDir()
+	notJSON := filepath.Join(dir, "did-configuration.json")
+	require.NoError(t, os.WriteFile(notJSON, []byte("<html>"), 0o600))
+	cmd := exec.Command(binary(t), "serve")
+	cmd.Env = []string{"WELLKNOWN_DID_JSON=" + filepath.Join(dir, "missing.json"), "WELLKNOWN_DID_CONFIGURATION_JSON=" + notJSON}
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, 1, exit.ExitCode())
+	for _, want := range []string{"VERIFIER_PUBLIC_URL: missing", "WELLKNOWN_DID_JSON", "WELLKNOWN_DID_CONFIGURATION_JSON"} {
+		assert.Contains(t, string(out), want, "one message names every problem")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"log/slog"
 	"net/http"
@@ -44,6 +45,8 @@ type harness struct {
 	browser  *http.Client // keeps the binding cookie
 	stranger *http.Client // another browser
 	fakesCA  *x509.CertPool
+	fakes    []*httptest.Server
+	vars     map[string]string // the environment the application was configured with
 	app      *application
 }
 
@@ -68,7 +71,8 @@ func newHarness(t testing.TB, env map[string]string) *harness {
 	h.ipa.SetGIPS(h.gips, gipsSrv.URL)
 	h.ipa.SetRetry(2, 10*time.Millisecond)
 	h.fakesCA = x509.NewCertPool()
-	for _, srv := range []*httptest.Server{idpSrv, rsSrv, cognitoSrv, ipaSrv, gipsSrv} {
+	h.fakes = []*httptest.Server{idpSrv, rsSrv, cognitoSrv, ipaSrv, gipsSrv}
+	for _, srv := range h.fakes {
 		h.fakesCA.AddCert(srv.Certificate())
 	}
 
@@ -102,9 +106,10 @@ func newHarness(t testing.TB, env map[string]string) *harness {
 			vars[k] = v
 		}
 	}
+	h.vars = vars
 	h.cfg = config.Load(func(k string) string { return vars[k] })
 	require.NoError(t, h.cfg.Validate())
-	app, err := newApplication(h.cfg, h.outbound())
+	app, err := newApplication(h.cfg, nil, h.outbound())
 	require.NoError(t, err)
 	t.Cleanup(app.Close)
 	h.app = app
@@ -118,6 +123,15 @@ func newHarness(t testing.TB, env map[string]string) *harness {
 // outbound is a client trusting the fakes, as SSL_CERT_FILE makes the binary's.
 func (h *harness) outbound() *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: h.fakesCA}}}
+}
+
+// fakesPEM returns the fakes' certificates, for SSL_CERT_FILE.
+func (h *harness) fakesPEM() []byte {
+	var out []byte
+	for _, s := range h.fakes {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.Certificate().Raw})...)
+	}
+	return out
 }
 
 // randomID returns an unguessable identifier.

@@ -1,4 +1,5 @@
-// Command verifier runs entra-verifier: `verifier serve` (the default), `verifier version`.
+// Command verifier runs entra-verifier: `verifier serve` (the default), `verifier check` (pre-flight checks),
+// `verifier version`.
 package main
 
 import (
@@ -45,6 +46,8 @@ func run(args []string, getenv config.Getenv, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintln(stdout, "verifier", buildVersion())
 		return 0
+	case "check":
+		return check(context.Background(), getenv, stdout)
 	case "serve":
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
@@ -59,7 +62,7 @@ func run(args []string, getenv config.Getenv, stdout, stderr io.Writer) int {
 		}
 		return 0
 	default:
-		fmt.Fprintf(stderr, "verifier: unknown command %q (want serve or version)\n", cmd)
+		fmt.Fprintf(stderr, "verifier: unknown command %q (want serve, check or version)\n", cmd)
 		return 2
 	}
 }

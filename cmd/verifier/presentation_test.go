@@ -324,8 +324,8 @@ func TestUpstreamFailures(t *testing.T) {
 		{"400 is not retried", func(h *harness) {
 			h.rs.Fail(sandbox.Failure{Status: 400, Code: "badRequest", Inner: "badOrMissingField", Message: "The request does not contain a valid authority DID."})
 		}, http.StatusBadGateway, 1},
-		{"token without roles (no admin consent)", func(h *harness) { h.idp.Roles = []string{"User.Read"} }, http.StatusBadGateway, 1},
-		{"wrong client secret", func(h *harness) { h.idp.ClientSecret = "rotated" }, http.StatusBadGateway, 0},
+		{"token without roles (no admin consent)", func(h *harness) { h.idp.SetRoles("User.Read") }, http.StatusBadGateway, 1},
+		{"wrong client secret", func(h *harness) { h.idp.SetClientSecret("rotated") }, http.StatusBadGateway, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,18 +19,21 @@ import (
 	"github.com/entra-verifier/entra-verifier/store/memory"
 	"github.com/entra-verifier/entra-verifier/verifier"
 	"github.com/entra-verifier/entra-verifier/web"
+	"github.com/entra-verifier/entra-verifier/wellknown"
 )
 
 // serve wires configuration, store, clients and server, and runs until ctx ends, then drains.
 func serve(ctx context.Context, getenv config.Getenv, logOut io.Writer) error {
 	cfg := config.Load(getenv)
-	if err := cfg.Validate(); err != nil {
+	descriptors, err := wellknown.Load(cfg.WellKnown.DIDJSON, cfg.WellKnown.DIDConfigurationJSON)
+	if err := errors.Join(cfg.Validate(), err); err != nil {
 		return configError{err}
 	}
 	slog.SetDefault(slog.New(web.LogHandler(slog.NewJSONHandler(logOut, nil))))
 	gin.SetMode(gin.ReleaseMode)
 
-	app, err := newApplication(cfg, &http.Client{Timeout: 15 * time.Second})
+	warnInconsistentDescriptors(cfg, descriptors)
+	app, err := newApplication(cfg, descriptors, &http.Client{Timeout: 15 * time.Second})
 	if err != nil {
 		return err
 	}
@@ -72,13 +75,13 @@ type application struct {
 }
 
 // newApplication wires cfg into an application; outbound is the client for every upstream call.
-func newApplication(cfg *config.Config, outbound *http.Client) (*application, error) {
+func newApplication(cfg *config.Config, descriptors *wellknown.Descriptors, outbound *http.Client) (*application, error) {
 	st, err := openStore(cfg)
 	if err != nil {
 		return nil, err
 	}
 	app := &application{store: st}
-	opts := web.Options{Config: cfg, Store: st}
+	opts := web.Options{Config: cfg, Store: st, WellKnown: descriptors}
 	if cfg.Entra.Enabled() {
 		tokens, err := verifier.NewTokenSource(cfg.Entra, outbound)
 		if err != nil {
@@ -118,6 +121,16 @@ func (a *application) Close() {
 		a.ipa.Close()
 	}
 	_ = a.store.Close()
+}
+
+// warnInconsistentDescriptors logs, at start-up, what `verifier check` would report about the descriptors:
+// the service still starts, since Microsoft may be hosting a newer copy while ours is being replaced.
+func warnInconsistentDescriptors(cfg *config.Config, d *wellknown.Descriptors) {
+	for _, c := range descriptorChecks(cfg, d) {
+		if c.err != nil {
+			slog.Warn("DID descriptors are inconsistent: run `verifier check`", "check", c.name, "problem", c.err.Error())
+		}
+	}
 }
 
 func openStore(cfg *config.Config) (store.Store, error) {

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/entra-verifier/entra-verifier/config"
+	"github.com/entra-verifier/entra-verifier/ipa"
+	"github.com/entra-verifier/entra-verifier/verifier"
+	"github.com/entra-verifier/entra-verifier/wellknown"
+)
+
+// checkResult is one line of `verifier check`.
+type checkResult struct {
+	name string
+	ok   string // what passed, when err is nil
+	err  error
+}
+
+// check runs every pre-flight check and prints one line per check; it returns the exit status.
+func check(ctx context.Context, getenv config.Getenv, out io.Writer) int {
+	cfg := config.Load(getenv)
+	descriptors, loadErr := wellknown.Load(cfg.WellKnown.DIDJSON, cfg.WellKnown.DIDConfigurationJSON)
+	results := []checkResult{{name: "configuration", ok: "complete and valid", err: cfg.Validate()}}
+	if loadErr != nil {
+		results = append(results, checkResult{name: "descriptors", err: loadErr})
+	} else if results[0].err == nil {
+		results = append(results, descriptorChecks(cfg, descriptors)...)
+	}
+	if results[0].err == nil {
+		hc := &http.Client{Timeout: 15 * time.Second}
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if cfg.Entra.Enabled() {
+			results = append(results, entraTokenCheck(ctx, cfg, hc))
+		}
+		if cfg.IPA.Enabled() {
+			results = append(results, ipaTokenCheck(ctx, cfg, hc))
+		}
+	}
+	status := 0
+	for _, r := range results {
+		if r.err == nil {
+			fmt.Fprintf(out, "%-22s ok: %s\n", r.name, r.ok)
+			continue
+		}
+		status = 1
+		for _, line := range strings.Split(r.err.Error(), "\n") {
+			fmt.Fprintf(out, "%-22s FAIL: %s\n", r.name, line)
+		}
+	}
+	return status
+}
+
+// descriptorChecks checks did.json's id against our host and DID, then the domain linkage.
+func descriptorChecks(cfg *config.Config, d *wellknown.Descriptors) []checkResult {
+	if d == nil || cfg.PublicURL == nil {
+		return nil
+	}
+	public := cfg.PublicURL.String()
+	status, err := wellknown.CheckDID(d.DIDDocument, public, cfg.Entra.VerifierDID)
+	results := []checkResult{{name: "did.json", ok: status.String(), err: err}}
+	if err != nil || status != wellknown.DIDServed {
+		return results
+	}
+	if d.Configuration == nil {
+		return append(results, checkResult{name: "domain linkage", err: errors.New(
+			"did.json is served but WELLKNOWN_DID_CONFIGURATION_JSON is not set: wallets cannot verify the domain; " +
+				"set it to the did-configuration.json Entra generated for this domain")})
+	}
+	res, err := wellknown.CheckLinkage(wellknown.Linkage{DIDDocument: d.DIDDocument, Configuration: d.Configuration, PublicURL: public})
+	return append(results, checkResult{name: "domain linkage", ok: fmt.Sprintf("%d linked DID credential(s) verify for %s", res.Valid, res.DID), err: err})
+}
+
+// entraTokenCheck acquires a Request Service token and checks it carries a role that allows presentations.
+func entraTokenCheck(ctx context.Context, cfg *config.Config, hc *http.Client) checkResult {
+	r := checkResult{name: "Microsoft Entra token"}
+	tokens, err := verifier.NewTokenSource(cfg.Entra, hc)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	token, err := tokens.Token(ctx)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	roles, err := verifier.CheckRoles(token)
+	r.ok, r.err = "acquired, roles "+strings.Join(roles, ", "), err
+	return r
+}
+
+// ipaTokenCheck acquires an IDEMIA Cognito token.
+func ipaTokenCheck(ctx context.Context, cfg *config.Config, hc *http.Client) checkResult {
+	r := checkResult{name: "IDEMIA token", ok: "acquired"}
+	client, err := ipa.New(ipa.Config{CognitoURL: cfg.IPA.CognitoURL, ClientID: cfg.IPA.ClientID, ClientSecret: cfg.IPA.ClientSecret,
+		CreateSessionURL: cfg.IPA.CreateSessionURL, HTTPClient: hc})
+	if err == nil {
+		err = client.CheckToken(ctx)
+	}
+	r.err = err
+	return r
+}
