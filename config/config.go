@@ -27,6 +27,7 @@ type Config struct {
 	AcceptedRegions []string
 	Store           string // "memory" or "redis"
 	RedisURL        string
+	RedisPrefix     string
 	Sandbox         bool
 	TrustedProxies  []string
 	RateLimitPerIP  Rate
@@ -218,7 +219,9 @@ func (v *validator) halves(c *Config) {
 			v.httpsURL("IPA_COGNITO_URL", i.CognitoURL)
 		}
 		v.httpsURL("IPA_CREATE_SESSION_URL", i.CreateSessionURL)
-		v.httpsURL("IPA_START_URL", i.StartURL)
+		if u, err := url.Parse(i.StartURL); err != nil || !(u.Scheme == "https" && u.Host != "" || u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
+			v.addf("IPA_START_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", i.StartURL)
+		}
 	}
 	if (i.IDVURL == "") != (i.GIPSAPIKey == "") {
 		v.addf("IDV_URL", "IDV_URL and GIPS_RS_API_KEY go together: set both for identity retrieval, or neither")

@@ -58,6 +58,7 @@ func Load(getenv Getenv) *Config {
 		Region:          strings.ToLower(l.str("VERIFIER_REGION", "us")),
 		Store:           strings.ToLower(l.str("VERIFIER_STORE", "memory")),
 		RedisURL:        l.str("REDIS_URL", ""),
+		RedisPrefix:     l.str("REDIS_KEY_PREFIX", "entra-verifier:"),
 		Sandbox:         l.boolean("VERIFIER_SANDBOX", false),
 		TrustedProxies:  l.cidrs("VERIFIER_TRUSTED_PROXIES"),
 		RateLimitPerIP:  l.rate("VERIFIER_RATE_LIMIT_PER_IP", "20/min"),

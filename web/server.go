@@ -36,6 +36,8 @@ type Options struct {
 	Sessions Sessions
 	// IdentityRetrieval says a completed IPA session later learns its identity summary.
 	IdentityRetrieval bool
+	// Sandbox, when set, marks every answer as SANDBOX and serves the simulated phone.
+	Sandbox *Sandbox
 	// WellKnown holds the DID descriptors to serve; nil serves none.
 	WellKnown *wellknown.Descriptors
 	// Now is the clock; nil means time.Now.
@@ -52,6 +54,7 @@ type Server struct {
 	presentations Presentations
 	sessions      Sessions
 	retrieval     bool
+	sandbox       *Sandbox
 	metrics       *metrics
 	qr            *qrCache
 	now           func() time.Time
@@ -79,6 +82,11 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	e.Use(requestID, s.accessLog, recovery, securityHeaders)
+	if opts.Sandbox != nil {
+		s.sandbox = opts.Sandbox
+		e.Use(func(c *gin.Context) { c.Header("X-Verifier-Sandbox", "true") })
+		e.Any("/sandbox/*path", gin.WrapH(opts.Sandbox.Phone))
+	}
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such route"})
 	})
@@ -101,6 +109,13 @@ func New(opts Options) (*Server, error) {
 		s.mountSessions(api)
 	}
 	return s, nil
+}
+
+// Sandbox is what sandbox mode adds: the simulated phone's pages (mounted under /sandbox/) and the link
+// from a presentation request's openid-vc:// URL to the simulated phone.
+type Sandbox struct {
+	Phone    http.Handler
+	PhoneURL func(openidURL string) string
 }
 
 // Handler returns the http.Handler serving every route.

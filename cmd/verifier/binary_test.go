@@ -79,10 +79,7 @@ func TestBinaryServesTheFlow(t *testing.T) {
 
 	addr := freeAddr(t)
 	base := "http://" + addr
-	cmd := exec.Command(binary(t), "serve")
-	var logs syncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.Env = []string{
+	proc := startProcess(t, []string{"serve"}, []string{
 		"SSL_CERT_FILE=" + caFile,
 		"VERIFIER_LISTEN_ADDR=" + addr,
 		"VERIFIER_PUBLIC_URL=" + base,
@@ -92,12 +89,9 @@ func TestBinaryServesTheFlow(t *testing.T) {
 		"ENTRA_AUTHORITY_HOST=" + idpSrv.URL,
 		"ENTRA_REQUEST_SERVICE_URL=" + rsSrv.URL + "/v1.0",
 		"ENTRA_VERIFIER_DID=did:web:verifier.example.com",
-	}
-	require.NoError(t, cmd.Start())
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	waitReady(t, base+"/readyz", done, &logs)
+	})
+	proc.waitReady(t, base+"/readyz")
+	logs := proc.logs
 
 	browser := newBrowser(t)
 	resp, err := browser.Post(base+"/api/verifier/presentation-requests", "application/json", nil)
@@ -105,7 +99,7 @@ func TestBinaryServesTheFlow(t *testing.T) {
 	var c created
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&c))
 	resp.Body.Close()
-	require.Equal(t, http.StatusCreated, resp.StatusCode, logs.String())
+	require.Equal(t, http.StatusCreated, resp.StatusCode, proc.logs.String())
 
 	status, err := rs.SendCallback(t.Context(), c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(usDID, person())))
 	require.NoError(t, err)
@@ -130,11 +124,11 @@ func TestBinaryServesTheFlow(t *testing.T) {
 		inflight <- resp.StatusCode
 	}()
 	time.Sleep(300 * time.Millisecond)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, proc.cmd.Process.Signal(syscall.SIGTERM))
 	assert.Equal(t, http.StatusCreated, <-inflight, "the in-flight create finished")
 	select {
-	case err := <-done:
-		assert.NoError(t, err, "exit status 0 after a graceful shutdown")
+	case <-proc.exited:
+		assert.NoError(t, proc.err, "exit status 0 after a graceful shutdown")
 	case <-time.After(25 * time.Second):
 		t.Fatal("the process did not stop")
 	}
@@ -168,13 +162,33 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func waitReady(t *testing.T, url string, done <-chan error, logs *syncBuffer) {
+// process is the built binary running for one test; it is killed at the test's end.
+type process struct {
+	cmd    *exec.Cmd
+	logs   *syncBuffer
+	exited chan struct{} // closed when the process has exited; err is then its exit error
+	err    error
+}
+
+func startProcess(t *testing.T, args, env []string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(binary(t), args...), logs: &syncBuffer{}, exited: make(chan struct{})}
+	p.cmd.Env = env
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	require.NoError(t, p.cmd.Start())
+	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() { _ = p.cmd.Process.Kill(); <-p.exited })
+	return p
+}
+
+// waitReady polls url until it answers 200, failing with the process's output if it exits or takes 15 s.
+func (p *process) waitReady(t *testing.T, url string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-done:
-			t.Fatalf("the binary exited early (%v):\n%s", err, logs.String())
+		case <-p.exited:
+			t.Fatalf("the binary exited early (%v):\n%s", p.err, p.logs.String())
 		default:
 		}
 		if resp, err := http.Get(url); err == nil {
@@ -183,9 +197,9 @@ func waitReady(t *testing.T, url string, done <-chan error, logs *syncBuffer) {
 				return
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("not ready within 15s:\n%s", logs.String())
+	t.Fatalf("not ready within 15s:\n%s", p.logs.String())
 }
 
 func TestBinaryRefusesUnreadableDescriptors(t *testing.T) {

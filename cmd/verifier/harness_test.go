@@ -109,7 +109,7 @@ func newHarness(t testing.TB, env map[string]string) *harness {
 	h.vars = vars
 	h.cfg = config.Load(func(k string) string { return vars[k] })
 	require.NoError(t, h.cfg.Validate())
-	app, err := newApplication(h.cfg, nil, h.outbound())
+	app, err := newApplication(t.Context(), h.cfg, nil, h.outbound(), nil)
 	require.NoError(t, err)
 	t.Cleanup(app.Close)
 	h.app = app

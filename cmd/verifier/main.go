@@ -32,6 +32,7 @@ func run(args []string, getenv config.Getenv, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("verifier "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configFile := fs.String("config", "", "file of NAME=value settings (the environment wins)")
+	sandboxMode := fs.Bool("sandbox", false, "run the whole journey locally against simulators of Microsoft and IDEMIA (no accounts)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -51,7 +52,7 @@ func run(args []string, getenv config.Getenv, stdout, stderr io.Writer) int {
 	case "serve":
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
-		if err := serve(ctx, getenv, stderr); err != nil {
+		if err := serve(ctx, getenv, *sandboxMode, stderr); err != nil {
 			var cfgErr configError
 			if errors.As(err, &cfgErr) {
 				fmt.Fprintf(stderr, "verifier: invalid configuration:\n%v\n", cfgErr.error)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -15,25 +16,41 @@ import (
 
 	"github.com/entra-verifier/entra-verifier/config"
 	"github.com/entra-verifier/entra-verifier/ipa"
+	"github.com/entra-verifier/entra-verifier/sandbox"
 	"github.com/entra-verifier/entra-verifier/store"
 	"github.com/entra-verifier/entra-verifier/store/memory"
+	redisstore "github.com/entra-verifier/entra-verifier/store/redis"
 	"github.com/entra-verifier/entra-verifier/verifier"
 	"github.com/entra-verifier/entra-verifier/web"
 	"github.com/entra-verifier/entra-verifier/wellknown"
 )
 
-// serve wires configuration, store, clients and server, and runs until ctx ends, then drains.
-func serve(ctx context.Context, getenv config.Getenv, logOut io.Writer) error {
+// serve wires configuration, store, clients and server, and runs until ctx ends, then drains. With
+// sandboxMode (or VERIFIER_SANDBOX=true) it first starts the simulators and points the configuration at them.
+func serve(ctx context.Context, getenv config.Getenv, sandboxMode bool, logOut io.Writer) error {
+	sandboxMode = sandboxMode || config.Load(getenv).Sandbox
+	var sb *sandbox.Sandbox
+	outbound := &http.Client{Timeout: 15 * time.Second}
+	logger := slog.New(web.LogHandler(slog.NewJSONHandler(logOut, nil)))
+	if sandboxMode {
+		var err error
+		if sb, getenv, err = startSandbox(getenv); err != nil {
+			return err
+		}
+		defer sb.Close()
+		outbound.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: sb.RootCAs()}}
+		logger = logger.With("mode", "SANDBOX")
+	}
 	cfg := config.Load(getenv)
 	descriptors, err := wellknown.Load(cfg.WellKnown.DIDJSON, cfg.WellKnown.DIDConfigurationJSON)
 	if err := errors.Join(cfg.Validate(), err); err != nil {
 		return configError{err}
 	}
-	slog.SetDefault(slog.New(web.LogHandler(slog.NewJSONHandler(logOut, nil))))
+	slog.SetDefault(logger)
 	gin.SetMode(gin.ReleaseMode)
 
 	warnInconsistentDescriptors(cfg, descriptors)
-	app, err := newApplication(cfg, descriptors, &http.Client{Timeout: 15 * time.Second})
+	app, err := newApplication(ctx, cfg, descriptors, outbound, sb)
 	if err != nil {
 		return err
 	}
@@ -43,6 +60,9 @@ func serve(ctx context.Context, getenv config.Getenv, logOut io.Writer) error {
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return err
+	}
+	if sb != nil {
+		fmt.Fprintf(logOut, "\nentra-verifier SANDBOX: open %s/ (simulated Microsoft and IDEMIA, made-up people, no accounts)\n\n", cfg.PublicURL)
 	}
 	slog.Info("verifier listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(),
 		"region", cfg.Region, "store", cfg.Store, "presentation", cfg.Entra.Enabled(), "ipa", cfg.IPA.Enabled(), "version", buildVersion())
@@ -75,13 +95,16 @@ type application struct {
 }
 
 // newApplication wires cfg into an application; outbound is the client for every upstream call.
-func newApplication(cfg *config.Config, descriptors *wellknown.Descriptors, outbound *http.Client) (*application, error) {
-	st, err := openStore(cfg)
+func newApplication(ctx context.Context, cfg *config.Config, descriptors *wellknown.Descriptors, outbound *http.Client, sb *sandbox.Sandbox) (*application, error) {
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	app := &application{store: st}
 	opts := web.Options{Config: cfg, Store: st, WellKnown: descriptors}
+	if sb != nil {
+		opts.Sandbox = &web.Sandbox{Phone: sb.Phone(), PhoneURL: sandbox.PhoneURL}
+	}
 	if cfg.Entra.Enabled() {
 		tokens, err := verifier.NewTokenSource(cfg.Entra, outbound)
 		if err != nil {
@@ -133,10 +156,12 @@ func warnInconsistentDescriptors(cfg *config.Config, d *wellknown.Descriptors) {
 	}
 }
 
-func openStore(cfg *config.Config) (store.Store, error) {
+func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	switch cfg.Store {
 	case "memory":
 		return memory.New(memory.Options{}), nil
+	case "redis":
+		return redisstore.Open(ctx, cfg.RedisURL, redisstore.Options{Prefix: cfg.RedisPrefix})
 	default:
 		return nil, fmt.Errorf("VERIFIER_STORE=%s is not supported by this build", cfg.Store)
 	}

@@ -27,7 +27,7 @@ func TestDescriptorsServedByteForByte(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "did-configuration.json"), didConfig, 0o600))
 	d, err := wellknown.Load(filepath.Join(dir, "did.json"), filepath.Join(dir, "did-configuration.json"))
 	require.NoError(t, err)
-	app, err := newApplication(h.cfg, d, h.outbound())
+	app, err := newApplication(t.Context(), h.cfg, d, h.outbound(), nil)
 	require.NoError(t, err)
 	defer app.Close()
 	srv := httptest.NewServer(app.server.Handler())

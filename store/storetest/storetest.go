@@ -31,6 +31,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"IPASessionConcurrentTransitionsOneWins", testIPARace},
 		{"WatchNotifiesOnlyItsTopic", testWatch},
 		{"WatchEndsWithContext", testWatchEnds},
+		{"WatchNotifiesEveryWatcherOfATopic", testWatchFanOut},
+		{"IPASessionUpdateUnknown", testIPAUpdateUnknown},
 		{"Ping", func(t *testing.T, s store.Store) { require.NoError(t, s.Ping(t.Context())) }},
 	}
 	for _, tc := range tests {
@@ -261,6 +263,35 @@ func testWatchEnds(t *testing.T, s store.Store) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("watch channel not closed after its context ended")
 	}
+}
+
+func testWatchFanOut(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	p := NewPresentation(time.Minute)
+	require.NoError(t, s.CreatePresentation(ctx, p))
+	first, cancelFirst := context.WithCancel(ctx)
+	leaving, err := s.Watch(first, store.PresentationTopic(p.ID))
+	require.NoError(t, err)
+	chs := make([]<-chan struct{}, 3)
+	for i := range chs {
+		chs[i], err = s.Watch(ctx, store.PresentationTopic(p.ID))
+		require.NoError(t, err)
+	}
+	cancelFirst()
+	for range leaving { // drained until closed
+	}
+
+	p.Status = store.PresentationRetrieved
+	require.NoError(t, s.UpdatePresentation(ctx, p))
+	for _, ch := range chs {
+		requireSignal(t, ch)
+	}
+}
+
+func testIPAUpdateUnknown(t *testing.T, s store.Store) {
+	v := NewIPASession(time.Minute)
+	assert.ErrorIs(t, s.UpdateIPASession(t.Context(), v), store.ErrNotFound)
+	assert.Zero(t, v.Version, "a failed update leaves the caller's version alone")
 }
 
 func requireSignal(t *testing.T, ch <-chan struct{}) {

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/entra-verifier/entra-verifier/config"
+	"github.com/entra-verifier/entra-verifier/sandbox"
+)
+
+// realCredentials are the settings whose presence means a real tenant or application is configured: the
+// sandbox refuses to run beside them, so it can never send a real secret to a simulator or vice versa.
+var realCredentials = []string{"ENTRA_CLIENT_SECRET", "ENTRA_CLIENT_CERTIFICATE", "IPA_CLIENT_SECRET", "GIPS_RS_API_KEY"}
+
+// sandboxDefaults are used unless the environment says otherwise.
+var sandboxDefaults = map[string]string{
+	"VERIFIER_LISTEN_ADDR": "127.0.0.1:8080",
+	"ENTRA_CLIENT_NAME":    "entra-verifier SANDBOX",
+	"ENTRA_PURPOSE":        "SANDBOX: share your (made-up) verified identity",
+	"ENTRA_FACE_CHECK":     "true",
+}
+
+// startSandbox starts the simulators and returns the configuration lookup that points the verifier at
+// them: the simulators' own settings first, then the environment, then the sandbox defaults.
+func startSandbox(env config.Getenv) (*sandbox.Sandbox, config.Getenv, error) {
+	var real []string
+	for _, name := range realCredentials {
+		if env(name) != "" {
+			real = append(real, name)
+		}
+	}
+	if len(real) > 0 {
+		return nil, nil, errors.New("sandbox refuses to start while real credentials are configured (" + strings.Join(real, ", ") +
+			"): unset them, or run without --sandbox")
+	}
+	withDefaults := func(name string) string {
+		if v := env(name); v != "" {
+			return v
+		}
+		if name == "VERIFIER_PUBLIC_URL" {
+			return "http://" + withDefaultsListen(env)
+		}
+		return sandboxDefaults[name]
+	}
+	region := strings.ToLower(withDefaults("VERIFIER_REGION"))
+	issuer, ok := config.Regions[region]
+	if !ok {
+		issuer = config.Regions["us"]
+	}
+	sb, err := sandbox.Start(sandbox.Options{PublicURL: strings.TrimSuffix(withDefaults("VERIFIER_PUBLIC_URL"), "/"), IssuerDID: issuer})
+	if err != nil {
+		return nil, nil, fmt.Errorf("start sandbox: %w", err)
+	}
+	settings := sb.Settings()
+	return sb, func(name string) string {
+		if v, ok := settings[name]; ok {
+			return v
+		}
+		return withDefaults(name)
+	}, nil
+}
+
+func withDefaultsListen(env config.Getenv) string {
+	if v := env("VERIFIER_LISTEN_ADDR"); v != "" {
+		return v
+	}
+	return sandboxDefaults["VERIFIER_LISTEN_ADDR"]
+}

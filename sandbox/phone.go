@@ -1,0 +1,206 @@
+package sandbox
+
+import (
+	"embed"
+	"encoding/base64"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+)
+
+//go:embed phone/*.html phone/phone.css
+var phoneFiles embed.FS
+
+var phoneTemplates = template.Must(template.ParseFS(phoneFiles, "phone/*.html"))
+
+// Outcomes the simulated phone offers for a presentation, with what the Request Service then sends.
+var presentationOutcomes = []struct{ ID, Label string }{
+	{"verified", "Share my verified identity"},
+	{"revoked", "Share a revoked credential"},
+	{"wrong_issuer", "Share a credential from an unknown issuer"},
+	{"face_check_failed", "Share, but my face does not match the portrait"},
+	{"declined", "Decline"},
+}
+
+// Outcomes the simulated phone offers at the end of IPA.
+var ipaOutcomes = []struct {
+	ID, Label string
+	Outcome   IPAOutcome
+}{
+	{"completed", "Complete the identity check (documents and selfie pass)", IPACompleted},
+	{"error", "Fail: the application errs or I abort (ERROR)", IPAError},
+	{"dropped", "Drop off without finishing (HEARTBEAT_TIMEOUT)", IPAHeartbeatTimeout},
+}
+
+// Phone serves the simulated phone under /sandbox/: the IPA start page (IPA_START_URL in sandbox mode)
+// and the page Authenticator would show for an openid-vc:// request. Each choice makes the simulators
+// send the callbacks the real services would.
+func (s *Sandbox) Phone() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /sandbox/ipa/start", s.ipaStart)
+	mux.HandleFunc("POST /sandbox/ipa/finish", s.ipaFinish)
+	mux.HandleFunc("GET /sandbox/phone", s.presentPage)
+	mux.HandleFunc("POST /sandbox/phone/present", s.present)
+	mux.HandleFunc("GET /sandbox/people/{file}", s.portrait)
+	mux.HandleFunc("GET /sandbox/phone.css", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		http.ServeFileFS(w, r, phoneFiles, "phone/phone.css")
+	})
+	return mux
+}
+
+// PhoneURL returns the simulated phone's page for an openid-vc:// request URL, or "" for another URL.
+func PhoneURL(openidURL string) string {
+	u, err := url.Parse(openidURL)
+	if err != nil || u.Scheme != "openid-vc" || u.Query().Get("request_uri") == "" {
+		return ""
+	}
+	return "/sandbox/phone?request_uri=" + url.QueryEscape(u.Query().Get("request_uri"))
+}
+
+type phonePage struct {
+	Title, Heading, Message string
+	Hidden                  map[string]string
+	Action                  string
+	People                  []Person
+	Outcomes                any
+	Next                    string
+	Failed                  bool
+}
+
+func (s *Sandbox) render(w http.ResponseWriter, status int, p phonePage) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if err := phoneTemplates.ExecuteTemplate(w, "phone.html", p); err != nil {
+		slog.Error("sandbox phone page", "err", err)
+	}
+}
+
+func (s *Sandbox) ipaStart(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("session-id")
+	if _, ok := s.IPA.Session(id); !ok {
+		s.render(w, http.StatusNotFound, phonePage{Title: "Unknown session", Heading: "This IPA session does not exist", Failed: true,
+			Message: "Start again from the verifier's page."})
+		return
+	}
+	s.render(w, http.StatusOK, phonePage{Title: "IDEMIA Identity Proofing", Heading: "IDEMIA identity check",
+		Message: "Who are you, and how should the identity check end?", Action: "/sandbox/ipa/finish",
+		Hidden: map[string]string{"session-id": id}, People: People, Outcomes: ipaOutcomes})
+}
+
+func (s *Sandbox) ipaFinish(w http.ResponseWriter, r *http.Request) {
+	id := r.PostFormValue("session-id")
+	session, ok := s.IPA.Session(id)
+	choice := r.PostFormValue("outcome")
+	var outcome *IPAOutcome
+	for _, o := range ipaOutcomes {
+		if o.ID == choice {
+			outcome = &o.Outcome
+		}
+	}
+	if !ok || outcome == nil {
+		s.render(w, http.StatusBadRequest, phonePage{Title: "Not sent", Heading: "Nothing was sent", Failed: true, Message: "Unknown session or choice."})
+		return
+	}
+	status, err := s.IPA.DeliverCallback(r.Context(), id, *outcome)
+	msg := "IDEMIA notified the verifier (it answered " + http.StatusText(status) + ")."
+	if *outcome == IPACompleted {
+		msg += " " + PersonByID(r.PostFormValue("person")).FirstName + "'s VerifiedIdentity credential is now in the simulated Authenticator."
+	}
+	if err != nil {
+		msg = "The verifier could not be notified: " + err.Error()
+	}
+	s.render(w, http.StatusOK, phonePage{Title: "Identity check finished", Heading: "Identity check finished", Message: msg,
+		Next: session.GotoURL, Failed: err != nil})
+}
+
+func (s *Sandbox) presentPage(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.requestID(r.URL.Query().Get("request_uri"))
+	if !ok {
+		s.render(w, http.StatusNotFound, phonePage{Title: "Unknown request", Heading: "This presentation request does not exist", Failed: true,
+			Message: "Start again from the verifier's page."})
+		return
+	}
+	// Opening the request is what the wallet's fetch of request_uri is: the service says request_retrieved once.
+	s.mu.Lock()
+	first := !s.retrieved[id]
+	s.retrieved[id] = true
+	s.mu.Unlock()
+	if first {
+		if _, err := s.Requests.SendCallback(r.Context(), id, Retrieved()); err != nil {
+			slog.Warn("sandbox: request_retrieved callback failed", "err", err)
+		}
+	}
+	s.render(w, http.StatusOK, phonePage{Title: "Microsoft Authenticator", Heading: "Share your verified identity?",
+		Message: "entra-verifier SANDBOX asks for your VerifiedIdentity credential.", Action: "/sandbox/phone/present",
+		Hidden: map[string]string{"request": id}, People: People, Outcomes: presentationOutcomes})
+}
+
+func (s *Sandbox) present(w http.ResponseWriter, r *http.Request) {
+	id := r.PostFormValue("request")
+	if _, ok := s.Requests.Request(id); !ok {
+		s.render(w, http.StatusBadRequest, phonePage{Title: "Not sent", Heading: "Nothing was sent", Failed: true, Message: "Unknown request."})
+		return
+	}
+	cred := VerifiedIdentity(s.opts.IssuerDID, PersonByID(r.PostFormValue("person")).Claims())
+	score := 91.5
+	cred.FaceCheckScore = &score
+	var event map[string]any
+	switch r.PostFormValue("outcome") {
+	case "verified":
+		event = Verified(cred)
+	case "revoked":
+		cred.RevocationStatus = "REVOKED"
+		event = Verified(cred)
+	case "wrong_issuer":
+		cred.Issuer = "did:web:unknown-issuer.example"
+		event = Verified(cred)
+	case "face_check_failed":
+		low := 42.0
+		cred.FaceCheckScore = &low
+		event = Verified(cred)
+	case "declined":
+		event = PresentationError("userDeclined", "The user declined to share the credential.")
+	default:
+		s.render(w, http.StatusBadRequest, phonePage{Title: "Not sent", Heading: "Nothing was sent", Failed: true, Message: "Unknown choice."})
+		return
+	}
+	status, err := s.Requests.SendCallback(r.Context(), id, event)
+	msg := "Microsoft's Request Service called the verifier back (it answered " + http.StatusText(status) + "). Look at the verifier's page."
+	if err != nil {
+		msg = "The verifier could not be called back: " + err.Error()
+	}
+	s.render(w, http.StatusOK, phonePage{Title: "Sent", Heading: "Done", Message: msg, Failed: err != nil})
+}
+
+// requestID extracts the presentation request id from a request_uri the Request Service fake issued.
+func (s *Sandbox) requestID(requestURI string) (string, bool) {
+	u, err := url.Parse(requestURI)
+	if err != nil {
+		return "", false
+	}
+	id := path.Base(u.Path)
+	_, ok := s.Requests.Request(id)
+	return id, ok
+}
+
+func (s *Sandbox) portrait(w http.ResponseWriter, r *http.Request) {
+	id, ok := strings.CutSuffix(r.PathValue("file"), ".jpg")
+	p := PersonByID(id)
+	if !ok || p.ID != id {
+		http.NotFound(w, r)
+		return
+	}
+	b, err := base64.RawURLEncoding.DecodeString(p.Portrait)
+	if err != nil {
+		http.Error(w, "bad portrait", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "image/jpeg")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,205 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/entra-verifier/entra-verifier/store"
+)
+
+// createScript stores a record, its secondary index and (for presentations) its claims, unless the record
+// or the index key exists: then it writes nothing and answers 0.
+//
+// KEYS: record, index[, claims]. ARGV: record JSON, id, retention end (Unix ms), claims JSON or "", claims
+// end (Unix ms).
+var createScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2], 'PXAT', ARGV[3])
+if KEYS[3] then
+  if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[4], 'PXAT', ARGV[5])
+  else redis.call('DEL', KEYS[3]) end
+end
+return 1`)
+
+// updateScript replaces a record when its stored version equals the expected one, keeping the record's
+// expiry, sets or drops its claims, and publishes the change in the same step. It answers 1 on success, 0
+// when the version differs and -1 when the record is missing.
+//
+// KEYS: record[, claims]. ARGV: expected version, new version, record JSON, channel, claims JSON or "",
+// claims end (Unix ms).
+var updateScript = goredis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if not cur then return -1 end
+if cjson.decode(cur)['version'] ~= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[3], 'KEEPTTL')
+if KEYS[2] then
+  if ARGV[5] ~= '' then redis.call('SET', KEYS[2], ARGV[5], 'PXAT', ARGV[6])
+  else redis.call('DEL', KEYS[2]) end
+end
+redis.call('PUBLISH', ARGV[4], ARGV[2])
+return 1`)
+
+// CreatePresentation implements store.Store.
+func (s *Store) CreatePresentation(ctx context.Context, p *store.Presentation) error {
+	rec, claims, err := encodePresentation(p, p.Version)
+	if err != nil {
+		return fmt.Errorf("redis store: create presentation: %w", err)
+	}
+	keys := []string{s.keys.presentation(p.ID), s.keys.state(p.State), s.keys.claims(p.ID)}
+	return s.create(ctx, "create presentation", keys, rec, p.ID, p.CreatedAt, claims, claimsEnd(p))
+}
+
+// Presentation implements store.Store.
+func (s *Store) Presentation(ctx context.Context, id string) (*store.Presentation, error) {
+	vals, err := s.rdb.MGet(ctx, s.keys.presentation(id), s.keys.claims(id)).Result()
+	if err != nil {
+		return nil, wrap(ctx, "read presentation", err)
+	}
+	rec, ok := vals[0].(string)
+	if !ok {
+		return nil, fmt.Errorf("redis store: read presentation: %w", store.ErrNotFound)
+	}
+	var p store.Presentation
+	if err := json.Unmarshal([]byte(rec), &p); err != nil {
+		return nil, fmt.Errorf("redis store: decode presentation: %w", err)
+	}
+	// Redis drops the claims at ExpiresAt; the check here also covers a server clock running late.
+	if claims, ok := vals[1].(string); ok && time.Now().Before(p.ExpiresAt) {
+		if err := json.Unmarshal([]byte(claims), &p.Claims); err != nil {
+			return nil, fmt.Errorf("redis store: decode claims: %w", err)
+		}
+	}
+	return &p, nil
+}
+
+// PresentationByState implements store.Store.
+func (s *Store) PresentationByState(ctx context.Context, state string) (*store.Presentation, error) {
+	id, err := s.rdb.Get(ctx, s.keys.state(state)).Result()
+	if err != nil {
+		return nil, wrap(ctx, "read presentation by state", err)
+	}
+	return s.Presentation(ctx, id)
+}
+
+// UpdatePresentation implements store.Store.
+func (s *Store) UpdatePresentation(ctx context.Context, p *store.Presentation) error {
+	rec, claims, err := encodePresentation(p, p.Version+1)
+	if err != nil {
+		return fmt.Errorf("redis store: update presentation: %w", err)
+	}
+	keys := []string{s.keys.presentation(p.ID), s.keys.claims(p.ID)}
+	if err := s.update(ctx, "update presentation", keys, p.Version, rec, store.PresentationTopic(p.ID), claims, claimsEnd(p)); err != nil {
+		return err
+	}
+	p.Version++
+	return nil
+}
+
+// CreateIPASession implements store.Store.
+func (s *Store) CreateIPASession(ctx context.Context, v *store.IPASession) error {
+	rec, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("redis store: create ipa session: %w", err)
+	}
+	keys := []string{s.keys.session(v.ID), s.keys.token(v.TokenHash)}
+	return s.create(ctx, "create ipa session", keys, rec, v.ID, v.CreatedAt, nil, time.Time{})
+}
+
+// IPASession implements store.Store.
+func (s *Store) IPASession(ctx context.Context, id string) (*store.IPASession, error) {
+	rec, err := s.rdb.Get(ctx, s.keys.session(id)).Bytes()
+	if err != nil {
+		return nil, wrap(ctx, "read ipa session", err)
+	}
+	var v store.IPASession
+	if err := json.Unmarshal(rec, &v); err != nil {
+		return nil, fmt.Errorf("redis store: decode ipa session: %w", err)
+	}
+	return &v, nil
+}
+
+// IPASessionByToken implements store.Store.
+func (s *Store) IPASessionByToken(ctx context.Context, tokenHash string) (*store.IPASession, error) {
+	id, err := s.rdb.Get(ctx, s.keys.token(tokenHash)).Result()
+	if err != nil {
+		return nil, wrap(ctx, "read ipa session by token", err)
+	}
+	return s.IPASession(ctx, id)
+}
+
+// UpdateIPASession implements store.Store.
+func (s *Store) UpdateIPASession(ctx context.Context, v *store.IPASession) error {
+	next := *v
+	next.Version++
+	rec, err := json.Marshal(&next)
+	if err != nil {
+		return fmt.Errorf("redis store: update ipa session: %w", err)
+	}
+	keys := []string{s.keys.session(v.ID)}
+	if err := s.update(ctx, "update ipa session", keys, v.Version, rec, store.IPATopic(v.ID), nil, time.Time{}); err != nil {
+		return err
+	}
+	v.Version++
+	return nil
+}
+
+// create runs createScript; every key expires store.Retention after createdAt, the claims at claimsAt.
+func (s *Store) create(ctx context.Context, op string, keys []string, rec []byte, id string, createdAt time.Time, claims []byte, claimsAt time.Time) error {
+	n, err := createScript.Run(ctx, s.rdb, keys, rec, id, unixMilli(createdAt.Add(store.Retention)), claims, unixMilli(claimsAt)).Int()
+	if err != nil {
+		return wrap(ctx, op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("redis store: %s: %w", op, store.ErrConflict)
+	}
+	return nil
+}
+
+// update runs updateScript, publishing on topic's channel.
+func (s *Store) update(ctx context.Context, op string, keys []string, version int64, rec []byte, topic string, claims []byte, claimsAt time.Time) error {
+	n, err := updateScript.Run(ctx, s.rdb, keys, version, version+1, rec, s.keys.channel(topic), claims, unixMilli(claimsAt)).Int()
+	switch {
+	case err != nil:
+		return wrap(ctx, op, err)
+	case n < 0:
+		return fmt.Errorf("redis store: %s: %w", op, store.ErrNotFound)
+	case n == 0:
+		return fmt.Errorf("redis store: %s: %w", op, store.ErrConflict)
+	}
+	return nil
+}
+
+// encodePresentation returns p's record (with version, without claims) and its claims: nil when there are
+// none, or when the request has already expired (they would never be returned).
+func encodePresentation(p *store.Presentation, version int64) (rec, claims []byte, err error) {
+	c := *p
+	c.Claims, c.Version = nil, version
+	if rec, err = json.Marshal(&c); err != nil {
+		return nil, nil, err
+	}
+	if p.Claims == nil || !time.Now().Before(claimsEnd(p)) {
+		return rec, nil, nil
+	}
+	if claims, err = json.Marshal(p.Claims); err != nil {
+		return nil, nil, err
+	}
+	return rec, claims, nil
+}
+
+// claimsEnd is when p's claims must be gone: its expiry, and never later than the record's retention.
+func claimsEnd(p *store.Presentation) time.Time {
+	if end := p.CreatedAt.Add(store.Retention); end.Before(p.ExpiresAt) {
+		return end
+	}
+	return p.ExpiresAt
+}
+
+// unixMilli is t for PXAT, which refuses values below 1; a time already past makes Redis drop the key at once.
+func unixMilli(t time.Time) int64 {
+	return max(t.UnixMilli(), 1)
+}
