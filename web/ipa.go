@@ -120,8 +120,7 @@ func (s *Server) sessionCallback(c *gin.Context) {
 
 // ipaDone is where the phone lands when IPA ends.
 func (s *Server) ipaDone(c *gin.Context) {
-	c.Header("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
-	c.Header("Cache-Control", "no-store")
+	htmlHeaders(c)
 	c.Data(http.StatusOK, "text/html; charset=utf-8", []byte(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Identity check finished</title></head>

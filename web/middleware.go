@@ -67,11 +67,14 @@ func recovery(c *gin.Context) {
 	c.Next()
 }
 
-// securityHeaders are set on every answer; API answers are never cached.
-func securityHeaders(c *gin.Context) {
+// securityHeaders are set on every answer; HSTS when the public URL is https.
+func (s *Server) securityHeaders(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
+	if s.cfg.PublicURL != nil && s.cfg.PublicURL.Scheme == "https" {
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
 	c.Next()
 }
 

@@ -81,7 +81,7 @@ func New(opts Options) (*Server, error) {
 	if err := e.SetTrustedProxies(opts.Config.TrustedProxies); err != nil {
 		return nil, err
 	}
-	e.Use(requestID, s.accessLog, recovery, securityHeaders)
+	e.Use(requestID, s.accessLog, recovery, s.securityHeaders)
 	if opts.Sandbox != nil {
 		s.sandbox = opts.Sandbox
 		e.Use(func(c *gin.Context) { c.Header("X-Verifier-Sandbox", "true") })
@@ -107,6 +107,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.sessions != nil {
 		s.mountSessions(api)
+	}
+	if err := s.mountPage(); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -16,8 +16,8 @@ var realCredentials = []string{"ENTRA_CLIENT_SECRET", "ENTRA_CLIENT_CERTIFICATE"
 // sandboxDefaults are used unless the environment says otherwise.
 var sandboxDefaults = map[string]string{
 	"VERIFIER_LISTEN_ADDR": "127.0.0.1:8080",
-	"ENTRA_CLIENT_NAME":    "entra-verifier SANDBOX",
-	"ENTRA_PURPOSE":        "SANDBOX: share your (made-up) verified identity",
+	"ENTRA_CLIENT_NAME":    "entra-verifier",
+	"ENTRA_PURPOSE":        "Open your account with a verified identity",
 	"ENTRA_FACE_CHECK":     "true",
 }
 
