@@ -29,7 +29,13 @@ var errClosed = errors.New("redis store: closed")
 // after it returns is missed. Besides one signal per update, a watcher receives one when the pub/sub
 // connection has been re-established (an update may have been missed while it was down). The channel is
 // closed when ctx ends or the Store is closed.
+//
+// Watch first round-trips the server, so that while Redis is down it answers store.ErrUnavailable at once
+// instead of after waiting subscribeTimeout for a confirmation that cannot come.
 func (s *Store) Watch(ctx context.Context, topic string) (<-chan struct{}, error) {
+	if err := s.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("redis store: watch: %w", err)
+	}
 	return s.pubsub.watch(ctx, s.keys.channel(topic))
 }
 
