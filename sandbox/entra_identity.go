@@ -120,6 +120,17 @@ func (p *IdentityPlatform) TokenCalls() int {
 	return p.calls
 }
 
+// Tokens returns every access token issued so far (tests check none of them leaks).
+func (p *IdentityPlatform) Tokens() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, 0, len(p.issued))
+	for t := range p.issued {
+		out = append(out, t)
+	}
+	return out
+}
+
 // TokenRoles returns the roles of a token this platform issued, and whether it did issue it.
 func (p *IdentityPlatform) TokenRoles(token string) ([]string, bool) {
 	p.mu.Lock()

@@ -43,6 +43,17 @@ func (c *Cognito) TokenRequests() int {
 	return c.requests
 }
 
+// Tokens returns every access token issued so far (tests check none of them leaks).
+func (c *Cognito) Tokens() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, 0, len(c.tokens))
+	for t := range c.tokens {
+		out = append(out, t)
+	}
+	return out
+}
+
 // Valid reports whether token was issued by c and has not expired.
 func (c *Cognito) Valid(token string) bool {
 	c.mu.Lock()

@@ -128,6 +128,10 @@ type Store interface {
 	// (see PresentationTopic, IPATopic). Updates may coalesce: readers re-read the record. The channel is
 	// closed when ctx ends.
 	Watch(ctx context.Context, topic string) (<-chan struct{}, error)
+	// Allow counts one event under key in a fixed window and reports whether it is within limit; when it is
+	// not, retryAfter says when the window ends. Counts are shared across replicas when the backend is.
+	Allow(ctx context.Context, key string, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error)
+
 	// Ping reports whether the backend is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -44,14 +45,27 @@ var errorMap = []struct {
 	{ipa.ErrUpstream, Error{Status: http.StatusBadGateway, Code: "upstream_error", Message: "IDEMIA is not available right now; try again shortly"}},
 	{store.ErrFull, Error{Status: http.StatusServiceUnavailable, Code: "busy", Message: "too many requests in progress; try again shortly"}},
 	{store.ErrUnavailable, Error{Status: http.StatusServiceUnavailable, Code: "store_unavailable", Message: "the service is temporarily unavailable; try again shortly"}},
-	{context.DeadlineExceeded, Error{Status: http.StatusGatewayTimeout, Code: "timeout", Message: "an upstream service did not answer in time"}},
+}
+
+// timeoutAnswer is the answer when an upstream call timed out, whatever service it was.
+var timeoutAnswer = Error{Status: http.StatusGatewayTimeout, Code: "timeout", Message: "an upstream service did not answer in time; try again shortly"}
+
+// isTimeout reports whether err is, or wraps, a deadline or a network timeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
 // writeError is the only place that turns an error into an HTTP answer.
 func writeError(c *gin.Context, err error) {
 	ctx := c.Request.Context()
 	var e *Error
-	if !errors.As(err, &e) {
+	if !errors.As(err, &e) && isTimeout(err) && !errors.Is(err, store.ErrUnavailable) {
+		answer := timeoutAnswer
+		answer.Err = err
+		e = &answer
+	}
+	if e == nil {
 		for _, m := range errorMap {
 			if errors.Is(err, m.target) {
 				answer := m.answer

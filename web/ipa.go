@@ -31,7 +31,7 @@ type sessionStatus struct {
 
 func (s *Server) mountSessions(api *gin.RouterGroup) {
 	g := api.Group("/ipa")
-	g.POST("/sessions", s.sameOrigin, s.createSession)
+	g.POST("/sessions", s.sameOrigin, s.rateLimit, s.createSession)
 	g.GET("/sessions/:id", s.sessionStatus)
 	g.GET("/sessions/:id/qr.png", s.sessionQR)
 	g.GET("/sessions/:id/events", s.sessionEvents)

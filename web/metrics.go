@@ -17,6 +17,8 @@ type metrics struct {
 	callbacks *prometheus.CounterVec
 	policy    *prometheus.CounterVec
 	watchers  *prometheus.GaugeVec
+	// rateLimited counts refused creates by limit ("ip" or "gl"obal).
+	rateLimited *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -41,8 +43,11 @@ func newMetrics() *metrics {
 		watchers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "verifier_sse_watchers", Help: "Open Server-Sent Events streams by kind.",
 		}, []string{"kind"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "verifier_rate_limited_total", Help: "Creates refused by a rate limit (ip or global).",
+		}, []string{"limit"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.created, m.callbacks, m.policy, m.watchers,
+	m.registry.MustRegister(m.requests, m.latency, m.created, m.callbacks, m.policy, m.watchers, m.rateLimited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"crypto/rand"
 	"log/slog"
 	"net/http"
@@ -9,19 +8,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/entra-verifier/entra-verifier/logging"
 )
 
-type ctxKey int
-
-const requestIDKey ctxKey = iota
-
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-
-// RequestID returns the request id carried by ctx, or "".
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
 
 // requestID takes a sane X-Request-Id from the caller or makes one, and puts it in the context and answer.
 func requestID(c *gin.Context) {
@@ -30,7 +21,7 @@ func requestID(c *gin.Context) {
 		id = rand.Text()[:20]
 	}
 	c.Header("X-Request-Id", id)
-	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey, id))
+	c.Request = c.Request.WithContext(logging.WithRequestID(c.Request.Context(), id))
 	c.Next()
 }
 

@@ -37,7 +37,7 @@ type presentationStatus struct {
 
 func (s *Server) mountPresentations(api *gin.RouterGroup) {
 	g := api.Group("/verifier")
-	g.POST("/presentation-requests", s.sameOrigin, s.createPresentation)
+	g.POST("/presentation-requests", s.sameOrigin, s.rateLimit, s.createPresentation)
 	g.GET("/presentation-requests/:id", s.presentationStatus)
 	g.GET("/presentation-requests/:id/qr.png", s.presentationQR)
 	g.GET("/presentation-requests/:id/events", s.presentationEvents)

@@ -30,6 +30,7 @@ type Options struct {
 	Store  interface {
 		Watcher
 		Pinger
+		Limiter
 	}
 	Presentations Presentations
 	// Sessions may be nil when the IPA half is off.
@@ -51,6 +52,7 @@ type Server struct {
 	engine        *gin.Engine
 	watch         Watcher
 	ping          Pinger
+	limits        Limiter
 	presentations Presentations
 	sessions      Sessions
 	retrieval     bool
@@ -66,7 +68,7 @@ type Server struct {
 // New builds the server and its routes.
 func New(opts Options) (*Server, error) {
 	s := &Server{
-		cfg: opts.Config, engine: gin.New(), watch: opts.Store, ping: opts.Store,
+		cfg: opts.Config, engine: gin.New(), watch: opts.Store, ping: opts.Store, limits: opts.Store,
 		presentations: opts.Presentations, sessions: opts.Sessions, retrieval: opts.IdentityRetrieval, metrics: newMetrics(), qr: newQRCache(4096),
 		now: opts.Now, shutdown: make(chan struct{}),
 	}

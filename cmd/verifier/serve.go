@@ -16,6 +16,7 @@ import (
 
 	"github.com/entra-verifier/entra-verifier/config"
 	"github.com/entra-verifier/entra-verifier/ipa"
+	"github.com/entra-verifier/entra-verifier/logging"
 	"github.com/entra-verifier/entra-verifier/sandbox"
 	"github.com/entra-verifier/entra-verifier/store"
 	"github.com/entra-verifier/entra-verifier/store/memory"
@@ -31,7 +32,7 @@ func serve(ctx context.Context, getenv config.Getenv, sandboxMode bool, logOut i
 	sandboxMode = sandboxMode || config.Load(getenv).Sandbox
 	var sb *sandbox.Sandbox
 	outbound := &http.Client{Timeout: 15 * time.Second}
-	logger := slog.New(web.LogHandler(slog.NewJSONHandler(logOut, nil)))
+	logger := logging.New(logOut, slog.LevelInfo)
 	if sandboxMode {
 		var err error
 		if sb, getenv, err = startSandbox(getenv); err != nil {

@@ -33,6 +33,7 @@ type Store struct {
 	presentations table[store.Presentation]
 	sessions      table[store.IPASession]
 	watchers      map[string]map[chan struct{}]struct{}
+	windows       map[string]*window
 
 	stop chan struct{}
 	done chan struct{}
@@ -56,6 +57,7 @@ func New(opts Options) *Store {
 		presentations: newTable[store.Presentation](),
 		sessions:      newTable[store.IPASession](),
 		watchers:      map[string]map[chan struct{}]struct{}{},
+		windows:       map[string]*window{},
 		stop:          make(chan struct{}),
 		done:          make(chan struct{}),
 	}
@@ -302,4 +304,5 @@ func (s *Store) Sweep() {
 			delete(s.sessions.index, v.TokenHash)
 		}
 	}
+	s.sweepWindowsLocked(now)
 }

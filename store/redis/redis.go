@@ -155,3 +155,4 @@ func (k keys) state(state string) string     { return k.prefix + "ps:" + state }
 func (k keys) session(id string) string      { return k.prefix + "i:" + id }
 func (k keys) token(hash string) string      { return k.prefix + "it:" + hash }
 func (k keys) channel(topic string) string   { return k.prefix + "w:" + topic }
+func (k keys) limit(key string) string       { return k.prefix + "rl:" + key }

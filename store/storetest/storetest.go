@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"WatchEndsWithContext", testWatchEnds},
 		{"WatchNotifiesEveryWatcherOfATopic", testWatchFanOut},
 		{"IPASessionUpdateUnknown", testIPAUpdateUnknown},
+		{"RateLimitWindow", testAllow},
 		{"Ping", func(t *testing.T, s store.Store) { require.NoError(t, s.Ping(t.Context())) }},
 	}
 	for _, tc := range tests {
@@ -220,6 +221,27 @@ func testIPARace(t *testing.T, s store.Store) {
 	})
 	require.Empty(t, errs)
 	assert.EqualValues(t, 1, wins)
+}
+
+func testAllow(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	key, other := "ip:"+ID(), "ip:"+ID()
+	for i := range 3 {
+		ok, _, err := s.Allow(ctx, key, 3, 400*time.Millisecond)
+		require.NoError(t, err)
+		assert.True(t, ok, "event %d is within the limit", i+1)
+	}
+	ok, retryAfter, err := s.Allow(ctx, key, 3, 400*time.Millisecond)
+	require.NoError(t, err)
+	assert.False(t, ok, "the 4th event in the window is refused")
+	assert.True(t, retryAfter > 0 && retryAfter <= 400*time.Millisecond, "retry after %v", retryAfter)
+	ok, _, err = s.Allow(ctx, other, 3, 400*time.Millisecond)
+	require.NoError(t, err)
+	assert.True(t, ok, "keys are counted apart")
+	time.Sleep(retryAfter + 50*time.Millisecond)
+	ok, _, err = s.Allow(ctx, key, 3, 400*time.Millisecond)
+	require.NoError(t, err)
+	assert.True(t, ok, "a new window starts after the old one ends")
 }
 
 func testWatch(t *testing.T, s store.Store) {

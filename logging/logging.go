@@ -1,0 +1,123 @@
+// Package logging is the service's log/slog setup: JSON lines carrying the request id from the context,
+// and a redaction layer that never lets personal data or secrets through — claims, portraits, tokens,
+// api-keys, client secrets, cookies or request bodies — whatever attribute name or error text they hide in.
+package logging
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"regexp"
+	"strings"
+)
+
+type ctxKey struct{}
+
+// WithRequestID returns ctx carrying a request id for every line logged with it.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+// RequestID returns the request id ctx carries, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(ctxKey{}).(string)
+	return id
+}
+
+// New returns the service's logger: JSON lines on w at level, redacted, with request ids.
+func New(w io.Writer, level slog.Leveler) *slog.Logger {
+	return slog.New(Redact(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
+}
+
+// Redact wraps h so that no record, attribute or group reaches it unredacted, and adds request_id.
+func Redact(h slog.Handler) slog.Handler { return redactor{h} }
+
+type redactor struct{ next slog.Handler }
+
+func (r redactor) Enabled(ctx context.Context, l slog.Level) bool { return r.next.Enabled(ctx, l) }
+
+func (r redactor) Handle(ctx context.Context, rec slog.Record) error {
+	out := slog.NewRecord(rec.Time, rec.Level, scrub(rec.Message), rec.PC)
+	rec.Attrs(func(a slog.Attr) bool {
+		out.AddAttrs(redact(a))
+		return true
+	})
+	if id := RequestID(ctx); id != "" {
+		out.AddAttrs(slog.String("request_id", id))
+	}
+	return r.next.Handle(ctx, out)
+}
+
+func (r redactor) WithAttrs(attrs []slog.Attr) slog.Handler {
+	clean := make([]slog.Attr, len(attrs))
+	for i, a := range attrs {
+		clean[i] = redact(a)
+	}
+	return redactor{r.next.WithAttrs(clean)}
+}
+
+func (r redactor) WithGroup(name string) slog.Handler { return redactor{r.next.WithGroup(name)} }
+
+// Redacted is what replaces a value that must not be logged.
+const Redacted = "[REDACTED]"
+
+// sensitiveKeys are attribute-name fragments whose values are never logged.
+var sensitiveKeys = []string{"claim", "portrait", "photo", "token", "api-key", "apikey", "api_key", "secret",
+	"password", "authorization", "cookie", "body", "assertion", "credential"}
+
+func sensitive(key string) bool {
+	k := strings.ToLower(key)
+	for _, s := range sensitiveKeys {
+		if strings.Contains(k, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func redact(a slog.Attr) slog.Attr {
+	if sensitive(a.Key) {
+		return slog.String(a.Key, Redacted)
+	}
+	v := a.Value.Resolve()
+	switch v.Kind() {
+	case slog.KindGroup:
+		attrs := v.Group()
+		clean := make([]any, len(attrs))
+		for i, g := range attrs {
+			clean[i] = redact(g)
+		}
+		return slog.Group(a.Key, clean...)
+	case slog.KindString:
+		return slog.String(a.Key, scrub(v.String()))
+	case slog.KindAny:
+		if err, ok := v.Any().(error); ok {
+			return slog.String(a.Key, scrub(err.Error()))
+		}
+		switch v.Any().(type) {
+		case map[string]any, []any, []byte:
+			return slog.String(a.Key, Redacted) // structured payloads are bodies: never logged
+		}
+		return slog.String(a.Key, scrub(v.String()))
+	}
+	return slog.Attr{Key: a.Key, Value: v}
+}
+
+var (
+	// jwtLike matches compact JWS/JWT (tokens, receipts, linkage credentials).
+	jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
+	// blobLike matches long base64 runs: portraits, keys, secrets.
+	blobLike = regexp.MustCompile(`[A-Za-z0-9+/_-]{48,}={0,2}`)
+	// secretParam matches secrets passed as query or form values.
+	secretParam = regexp.MustCompile(`(?i)((?:client_secret|client_assertion|api[-_]?key|access_token|password)=)[^&\s"]+`)
+)
+
+// scrub removes token-, secret- and blob-looking runs from free text such as error messages.
+func scrub(s string) string {
+	if len(s) < 20 {
+		return s
+	}
+	s = jwtLike.ReplaceAllString(s, Redacted)
+	s = secretParam.ReplaceAllString(s, "${1}"+Redacted)
+	return blobLike.ReplaceAllString(s, Redacted)
+}

@@ -1,0 +1,63 @@
+package logging_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/entra-verifier/entra-verifier/logging"
+)
+
+func TestRedaction(t *testing.T) {
+	const jwt = "eyJhbGciOiJSUzI1NiJ9.eyJyb2xlcyI6WyJWZXJpZmlhYmxlQ3JlZGVudGlhbC5DcmVhdGUuQWxsIl19.c2lnbmF0dXJlLXBsYWNlaG9sZGVy"
+	portrait := "_9j_4AAQSkZJRgABAQAAAQABAAD_2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwc"
+	tests := []struct {
+		name   string
+		log    func(l *slog.Logger)
+		secret string // must not appear
+		keep   string // must appear
+	}{
+		{"claims map", func(l *slog.Logger) { l.Info("x", "claims", map[string]any{"firstName": "Megan"}) }, "Megan", `"claims":"[REDACTED]"`},
+		{"portrait key", func(l *slog.Logger) { l.Info("x", "portrait", portrait) }, portrait, `"portrait":"[REDACTED]"`},
+		{"api-key", func(l *slog.Logger) { l.Info("x", "api-key", "3C1wU0d4aZlJ2bq9Vf8m8yHk9o1m0iYxZ6m1yB8b5kE") }, "3C1wU0d4", ""},
+		{"client secret in a group", func(l *slog.Logger) { l.Info("x", slog.Group("cfg", "ENTRA_CLIENT_SECRET", "hunter2hunter2")) }, "hunter2", `"region"`},
+		{"bearer token inside an error", func(l *slog.Logger) { l.Error("x", "err", errors.New("upstream said: Bearer "+jwt+" was refused")) }, jwt, "was refused"},
+		{"form secret inside an error", func(l *slog.Logger) {
+			l.Error("x", "err", errors.New(`POST token: client_id=a&client_secret=s3cr3t-value&grant_type=client_credentials`))
+		}, "s3cr3t-value", "grant_type=client_credentials"},
+		{"blob in a message", func(l *slog.Logger) { l.Info("decoded " + portrait) }, portrait, "decoded"},
+		{"raw body bytes", func(l *slog.Logger) { l.Info("x", "payload", []byte(`{"firstName":"Megan"}`)) }, "Megan", ""},
+		{"with attrs", func(l *slog.Logger) { l.With("token", jwt).Info("x") }, jwt, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			l := logging.New(&buf, slog.LevelInfo)
+			if tc.name == "client secret in a group" {
+				l = l.With("region", "us")
+			}
+			tc.log(l)
+			out := buf.String()
+			assert.NotContains(t, out, tc.secret)
+			assert.Contains(t, out, tc.keep)
+		})
+	}
+}
+
+func TestRequestIDOnEveryLine(t *testing.T) {
+	var buf bytes.Buffer
+	l := logging.New(&buf, slog.LevelInfo)
+	ctx := logging.WithRequestID(context.Background(), "req-123")
+	l.InfoContext(ctx, "one")
+	l.With("k", "v").WarnContext(ctx, "two")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	assert.Len(t, lines, 2)
+	for _, line := range lines {
+		assert.Contains(t, line, `"request_id":"req-123"`)
+	}
+}

@@ -1,0 +1,45 @@
+package web
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/entra-verifier/entra-verifier/config"
+)
+
+// Limiter counts events in fixed windows (store.Store.Allow), shared across replicas with Redis.
+type Limiter interface {
+	Allow(ctx context.Context, key string, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error)
+}
+
+// rateLimit guards the creates, each of which costs a (possibly billed) call to Microsoft or IDEMIA:
+// VERIFIER_RATE_LIMIT_PER_IP per client address (X-Forwarded-For only from VERIFIER_TRUSTED_PROXIES), then
+// VERIFIER_RATE_LIMIT_GLOBAL for the whole deployment.
+func (s *Server) rateLimit(c *gin.Context) {
+	ctx := c.Request.Context()
+	for _, l := range []struct {
+		key  string
+		rate config.Rate
+	}{{"create:ip:" + c.ClientIP(), s.cfg.RateLimitPerIP}, {"create:global", s.cfg.RateLimitGlobal}} {
+		if l.rate.N <= 0 {
+			continue
+		}
+		ok, retryAfter, err := s.limits.Allow(ctx, l.key, l.rate.N, l.rate.Per)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		if !ok {
+			s.metrics.rateLimited.WithLabelValues(l.key[len("create:"):][:2]).Inc()
+			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(retryAfter.Seconds()))))
+			writeError(c, &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many requests; try again later"})
+			return
+		}
+	}
+	c.Next()
+}
