@@ -50,47 +50,48 @@ func WithFile(env Getenv, path string) (Getenv, error) {
 	}, nil
 }
 
-// Load reads every setting, applying defaults. Values that do not parse are reported by Validate.
+// Load reads every setting in Variables, taking defaults from there. Values that do not parse are reported by
+// Validate.
 func Load(getenv Getenv) *Config {
-	l := loader{get: func(name string) string { return strings.TrimSpace(getenv(name)) }}
+	l := loader{getenv: getenv}
 	c := &Config{
-		ListenAddr:      l.str("VERIFIER_LISTEN_ADDR", ":8080"),
-		Region:          strings.ToLower(l.str("VERIFIER_REGION", "us")),
-		Store:           strings.ToLower(l.str("VERIFIER_STORE", "memory")),
-		RedisURL:        l.str("REDIS_URL", ""),
-		RedisPrefix:     l.str("REDIS_KEY_PREFIX", "entra-verifier:"),
-		Sandbox:         l.boolean("VERIFIER_SANDBOX", false),
+		ListenAddr:      l.str("VERIFIER_LISTEN_ADDR"),
+		Region:          strings.ToLower(l.str("VERIFIER_REGION")),
+		Store:           strings.ToLower(l.str("VERIFIER_STORE")),
+		RedisURL:        l.str("REDIS_URL"),
+		RedisPrefix:     l.str("REDIS_KEY_PREFIX"),
+		Sandbox:         l.boolean("VERIFIER_SANDBOX"),
 		TrustedProxies:  l.cidrs("VERIFIER_TRUSTED_PROXIES"),
-		RateLimitPerIP:  l.rate("VERIFIER_RATE_LIMIT_PER_IP", "20/min"),
-		RateLimitGlobal: l.rate("VERIFIER_RATE_LIMIT_GLOBAL", "600/min"),
+		RateLimitPerIP:  l.rate("VERIFIER_RATE_LIMIT_PER_IP"),
+		RateLimitGlobal: l.rate("VERIFIER_RATE_LIMIT_GLOBAL"),
 		Entra: Entra{
-			TenantID:            l.str("ENTRA_TENANT_ID", ""),
-			ClientID:            l.str("ENTRA_CLIENT_ID", ""),
-			ClientSecret:        l.str("ENTRA_CLIENT_SECRET", ""),
-			ClientCertificate:   l.str("ENTRA_CLIENT_CERTIFICATE", ""),
-			AuthorityHost:       l.str("ENTRA_AUTHORITY_HOST", "https://login.microsoftonline.com"),
-			RequestServiceURL:   strings.TrimSuffix(l.str("ENTRA_REQUEST_SERVICE_URL", "https://verifiedid.did.msidentity.com/v1.0"), "/"),
-			VerifierDID:         l.str("ENTRA_VERIFIER_DID", ""),
-			ClientName:          l.str("ENTRA_CLIENT_NAME", "Idemia DID"),
-			Purpose:             l.str("ENTRA_PURPOSE", ""),
-			CallbackSecret:      getenv("ENTRA_CALLBACK_SECRET"), // as written: the HMAC key's bytes
-			FaceCheck:           l.boolean("ENTRA_FACE_CHECK", false),
-			FaceCheckThreshold:  l.integer("ENTRA_FACE_CHECK_THRESHOLD", 70),
-			FaceCheckPhotoClaim: l.str("ENTRA_FACE_CHECK_PHOTO_CLAIM", "portrait"),
+			TenantID:            l.str("ENTRA_TENANT_ID"),
+			ClientID:            l.str("ENTRA_CLIENT_ID"),
+			ClientSecret:        l.str("ENTRA_CLIENT_SECRET"),
+			ClientCertificate:   l.str("ENTRA_CLIENT_CERTIFICATE"),
+			AuthorityHost:       l.str("ENTRA_AUTHORITY_HOST"),
+			RequestServiceURL:   strings.TrimSuffix(l.str("ENTRA_REQUEST_SERVICE_URL"), "/"),
+			VerifierDID:         l.str("ENTRA_VERIFIER_DID"),
+			ClientName:          l.str("ENTRA_CLIENT_NAME"),
+			Purpose:             l.str("ENTRA_PURPOSE"),
+			CallbackSecret:      l.raw("ENTRA_CALLBACK_SECRET"), // as written: the HMAC key's bytes
+			FaceCheck:           l.boolean("ENTRA_FACE_CHECK"),
+			FaceCheckThreshold:  l.integer("ENTRA_FACE_CHECK_THRESHOLD"),
+			FaceCheckPhotoClaim: l.str("ENTRA_FACE_CHECK_PHOTO_CLAIM"),
 		},
 		IPA: IPA{
-			CognitoURL:       strings.TrimSuffix(l.str("IPA_COGNITO_URL", ""), "/"),
-			ClientID:         l.str("IPA_CLIENT_ID", ""),
-			ClientSecret:     l.str("IPA_CLIENT_SECRET", ""),
-			CreateSessionURL: l.str("IPA_CREATE_SESSION_URL", "https://rp-handler.did.idemia.io/api/v1/sessions"),
-			StartURL:         l.str("IPA_START_URL", "https://rp-handler.did.idemia.io/api/v1/ipa/start"),
-			ApplicationID:    l.str("IPA_APPLICATION_ID", ""),
-			IDVURL:           l.str("IDV_URL", ""),
-			GIPSAPIKey:       l.str("GIPS_RS_API_KEY", ""),
+			CognitoURL:       strings.TrimSuffix(l.str("IPA_COGNITO_URL"), "/"),
+			ClientID:         l.str("IPA_CLIENT_ID"),
+			ClientSecret:     l.str("IPA_CLIENT_SECRET"),
+			CreateSessionURL: l.str("IPA_CREATE_SESSION_URL"),
+			StartURL:         l.str("IPA_START_URL"),
+			ApplicationID:    l.str("IPA_APPLICATION_ID"),
+			IDVURL:           l.str("IDV_URL"),
+			GIPSAPIKey:       l.str("GIPS_RS_API_KEY"),
 		},
 		WellKnown: WellKnown{
-			DIDJSON:              l.str("WELLKNOWN_DID_JSON", ""),
-			DIDConfigurationJSON: l.str("WELLKNOWN_DID_CONFIGURATION_JSON", ""),
+			DIDJSON:              l.str("WELLKNOWN_DID_JSON"),
+			DIDConfigurationJSON: l.str("WELLKNOWN_DID_CONFIGURATION_JSON"),
 		},
 	}
 	c.PublicURL = l.publicURL("VERIFIER_PUBLIC_URL")
@@ -99,26 +100,41 @@ func Load(getenv Getenv) *Config {
 	return c
 }
 
+// loader reads variables through Variables: reading a name missing from the list panics, so the list (and
+// README's table made from it) cannot fall behind Load.
 type loader struct {
-	get      func(string) string
+	getenv   Getenv
 	problems []error
+}
+
+// raw returns the variable exactly as set, or its default.
+func (l *loader) raw(name string) string {
+	v := variable(name)
+	if s := l.getenv(name); s != "" {
+		return s
+	}
+	return v.Default
+}
+
+// get returns the variable with surrounding space trimmed, or its default.
+func (l *loader) get(name string) string {
+	v := variable(name)
+	if s := strings.TrimSpace(l.getenv(name)); s != "" {
+		return s
+	}
+	return v.Default
 }
 
 func (l *loader) bad(name, format string, args ...any) {
 	l.problems = append(l.problems, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
 }
 
-func (l *loader) str(name, def string) string {
-	if v := l.get(name); v != "" {
-		return v
-	}
-	return def
-}
+func (l *loader) str(name string) string { return l.get(name) }
 
-func (l *loader) boolean(name string, def bool) bool {
+func (l *loader) boolean(name string) bool {
 	v := l.get(name)
 	if v == "" {
-		return def
+		return false
 	}
 	b, err := strconv.ParseBool(v)
 	if err != nil {
@@ -127,22 +143,28 @@ func (l *loader) boolean(name string, def bool) bool {
 	return b
 }
 
-func (l *loader) integer(name string, def int) int {
+func (l *loader) integer(name string) int {
 	v := l.get(name)
 	if v == "" {
-		return def
+		return 0
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil {
 		l.bad(name, "must be an integer, got %q", v)
+		def, _ := strconv.Atoi(variable(name).Default)
 		return def
 	}
 	return n
 }
 
+// list splits a comma list; def stands in when the variable and its listed default are both empty.
 func (l *loader) list(name, def string) []string {
+	raw := l.get(name)
+	if raw == "" {
+		raw = def
+	}
 	var out []string
-	for _, s := range strings.Split(strings.ToLower(l.str(name, def)), ",") {
+	for _, s := range strings.Split(strings.ToLower(raw), ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			out = append(out, s)
 		}
@@ -164,8 +186,8 @@ func (l *loader) cidrs(name string) []string {
 
 var ratePeriods = map[string]time.Duration{"s": time.Second, "sec": time.Second, "min": time.Minute, "m": time.Minute, "h": time.Hour, "hour": time.Hour}
 
-func (l *loader) rate(name, def string) Rate {
-	v := l.str(name, def)
+func (l *loader) rate(name string) Rate {
+	v := l.str(name)
 	n, unit, ok := strings.Cut(v, "/")
 	count, err := strconv.Atoi(strings.TrimSpace(n))
 	per, known := ratePeriods[strings.TrimSpace(unit)]

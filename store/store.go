@@ -50,13 +50,28 @@ type Presentation struct {
 	Reason    string             `json:"reason,omitempty"`
 	Detail    string             `json:"detail,omitempty"`
 	Issuer    string             `json:"issuer,omitempty"`
-	// Claims are personal data: a store never returns them after ExpiresAt and deletes them by then.
-	Claims    map[string]any `json:"claims,omitempty"`
-	CreatedAt time.Time      `json:"createdAt"`
-	UpdatedAt time.Time      `json:"updatedAt"`
-	ExpiresAt time.Time      `json:"expiresAt"`
+	// Claims are personal data: a store never returns them after ClaimsEnd and deletes them by then.
+	Claims map[string]any `json:"claims,omitempty"`
+	// ClaimsUntil, when set, ends the claims' life before ExpiresAt (see ClaimsEnd).
+	ClaimsUntil time.Time `json:"claimsUntil,omitzero"`
+	CreatedAt   time.Time `json:"createdAt"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+	ExpiresAt   time.Time `json:"expiresAt"`
 	// Version is the compare-and-swap token: an update succeeds only when it matches the stored record's.
 	Version int64 `json:"version"`
+}
+
+// ClaimsEnd is when p's claims must be gone: the earliest of ClaimsUntil (when set), ExpiresAt and the
+// end of the record's retention.
+func (p *Presentation) ClaimsEnd() time.Time {
+	end := p.ExpiresAt
+	if !p.ClaimsUntil.IsZero() && p.ClaimsUntil.Before(end) {
+		end = p.ClaimsUntil
+	}
+	if r := p.CreatedAt.Add(Retention); r.Before(end) {
+		end = r
+	}
+	return end
 }
 
 // IPAStatus is the state of an IDEMIA IPA session as stored.

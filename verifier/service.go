@@ -22,6 +22,9 @@ var ErrUnauthorized = errors.New("callback api-key missing or wrong")
 // MaxLifetime caps a request's life whatever Microsoft's expiry says.
 const MaxLifetime = 30 * time.Minute
 
+// DefaultClaimsRetention is how long claims stay readable after their first read.
+const DefaultClaimsRetention = 5 * time.Minute
+
 // Store is the part of store.Store the presentation half uses.
 type Store interface {
 	CreatePresentation(ctx context.Context, p *store.Presentation) error
@@ -42,6 +45,9 @@ type Service struct {
 	store   Store
 	secret  []byte
 	policy  Policy
+	// ClaimsRetention is how long verified claims stay readable after the creating browser first reads
+	// them (never past the request's expiry); 0 keeps them until expiry.
+	ClaimsRetention time.Duration
 	// Now is the clock; tests may replace it before use.
 	Now func() time.Time
 }
@@ -52,7 +58,7 @@ func NewService(cfg *config.Config, creator Creator, st Store, secret []byte) *S
 	if cfg.Entra.FaceCheck {
 		p.FaceCheckThreshold = float64(cfg.Entra.FaceCheckThreshold)
 	}
-	return &Service{cfg: cfg, creator: creator, store: st, secret: secret, policy: p, Now: time.Now}
+	return &Service{cfg: cfg, creator: creator, store: st, secret: secret, policy: p, ClaimsRetention: DefaultClaimsRetention, Now: time.Now}
 }
 
 // APIKey is the per-request callback secret: base64url(HMAC-SHA256(secret, state)), unpadded.
@@ -115,7 +121,8 @@ func randomState() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// Get returns the request id if ownerHash created it; any other reader gets store.ErrNotFound.
+// Get returns the request id if ownerHash created it; any other reader gets store.ErrNotFound. The first
+// read of verified claims starts their retention: they are deleted ClaimsRetention later.
 func (s *Service) Get(ctx context.Context, id, ownerHash string) (*store.Presentation, error) {
 	p, err := s.store.Presentation(ctx, id)
 	if err != nil {
@@ -123,6 +130,15 @@ func (s *Service) Get(ctx context.Context, id, ownerHash string) (*store.Present
 	}
 	if subtle.ConstantTimeCompare([]byte(p.OwnerHash), []byte(ownerHash)) != 1 {
 		return nil, store.ErrNotFound
+	}
+	if p.Claims != nil && p.ClaimsUntil.IsZero() && s.ClaimsRetention > 0 {
+		read := *p
+		read.ClaimsUntil = s.Now().UTC().Add(s.ClaimsRetention)
+		if err := s.store.UpdatePresentation(ctx, &read); err == nil {
+			p = &read
+		} else if !errors.Is(err, store.ErrConflict) { // a conflict means another read got there first
+			slog.WarnContext(ctx, "could not start the claims' retention", "requestId", p.ID, "err", err)
+		}
 	}
 	return p, nil
 }

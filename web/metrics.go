@@ -17,7 +17,7 @@ type metrics struct {
 	callbacks *prometheus.CounterVec
 	policy    *prometheus.CounterVec
 	watchers  *prometheus.GaugeVec
-	// rateLimited counts refused creates by limit ("ip" or "gl"obal).
+	// rateLimited counts refused creates by limit ("ip" or "global").
 	rateLimited *prometheus.CounterVec
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -105,7 +104,7 @@ func (s *Server) presentationEvents(c *gin.Context) {
 			return snapshot{}, err
 		}
 		return snapshot{
-			view: presentationJSON(p), version: string(p.Status) + "/" + strconv.FormatInt(p.Version, 10),
+			view: presentationJSON(p), version: string(p.Status), // one event per status change
 			final: p.Status.Final(), expiresAt: p.ExpiresAt,
 		}, nil
 	})

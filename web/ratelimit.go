@@ -23,9 +23,9 @@ type Limiter interface {
 func (s *Server) rateLimit(c *gin.Context) {
 	ctx := c.Request.Context()
 	for _, l := range []struct {
-		key  string
-		rate config.Rate
-	}{{"create:ip:" + c.ClientIP(), s.cfg.RateLimitPerIP}, {"create:global", s.cfg.RateLimitGlobal}} {
+		name, key string
+		rate      config.Rate
+	}{{"ip", "create:ip:" + c.ClientIP(), s.cfg.RateLimitPerIP}, {"global", "create:global", s.cfg.RateLimitGlobal}} {
 		if l.rate.N <= 0 {
 			continue
 		}
@@ -35,7 +35,7 @@ func (s *Server) rateLimit(c *gin.Context) {
 			return
 		}
 		if !ok {
-			s.metrics.rateLimited.WithLabelValues(l.key[len("create:"):][:2]).Inc()
+			s.metrics.rateLimited.WithLabelValues(l.name).Inc()
 			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(retryAfter.Seconds()))))
 			writeError(c, &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many requests; try again later"})
 			return

@@ -430,3 +430,20 @@ func TestCrossSiteCreateRefused(t *testing.T) {
 	status, _, _ := h.do(h.browser, http.MethodPost, "/api/verifier/presentation-requests", nil, map[string]string{"Origin": h.url, "Sec-Fetch-Site": "same-origin"})
 	assert.Equal(t, http.StatusCreated, status)
 }
+
+// TestClaimsGoAfterTheirFirstRead: verified claims stay readable for the retention after the creating
+// browser first reads them, then only the status remains.
+func TestClaimsGoAfterTheirFirstRead(t *testing.T) {
+	h := newHarness(t, nil)
+	h.app.presentations.ClaimsRetention = 400 * time.Millisecond
+	c := h.create()
+	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(usDID, person()))))
+	time.Sleep(600 * time.Millisecond) // unread claims wait for their first read
+	first := h.statusOf(c.RequestID)
+	require.NotNil(t, first["claims"], "the first read sees the claims")
+	assert.NotNil(t, h.statusOf(c.RequestID)["claims"], "and so does a reload soon after")
+	time.Sleep(500 * time.Millisecond)
+	after := h.statusOf(c.RequestID)
+	assert.Nil(t, after["claims"], "claims are deleted once their retention after the first read ends")
+	assert.Equal(t, "verified", after["status"])
+}

@@ -90,9 +90,10 @@ func serve(ctx context.Context, getenv config.Getenv, sandboxMode bool, logOut i
 
 // application is the wired service: its store, domain services and HTTP server.
 type application struct {
-	store  store.Store
-	ipa    *ipa.Service
-	server *web.Server
+	store         store.Store
+	ipa           *ipa.Service
+	presentations *verifier.Service
+	server        *web.Server
 }
 
 // newApplication wires cfg into an application; outbound is the client for every upstream call.
@@ -117,7 +118,8 @@ func newApplication(ctx context.Context, cfg *config.Config, descriptors *wellkn
 			secret = []byte(rand.Text() + rand.Text()) // one process, one key: fine for the memory store
 		}
 		client := &verifier.Client{BaseURL: cfg.Entra.RequestServiceURL, HTTP: outbound, Tokens: tokens}
-		opts.Presentations = verifier.NewService(cfg, client, st, secret)
+		app.presentations = verifier.NewService(cfg, client, st, secret)
+		opts.Presentations = app.presentations
 	}
 	if cfg.IPA.Enabled() {
 		client, err := ipa.New(ipa.Config{

@@ -101,7 +101,7 @@ func (s *Store) readPresentation(p *store.Presentation) (*store.Presentation, er
 		return nil, store.ErrNotFound
 	}
 	c := copyPresentation(p)
-	if !s.opts.Now().Before(p.ExpiresAt) {
+	if !s.opts.Now().Before(p.ClaimsEnd()) {
 		c.Claims = nil
 	}
 	return c, nil
@@ -294,7 +294,7 @@ func (s *Store) Sweep() {
 		case !now.Before(p.CreatedAt.Add(store.Retention)):
 			delete(s.presentations.byID, id)
 			delete(s.presentations.index, p.State)
-		case p.Claims != nil && !now.Before(p.ExpiresAt):
+		case p.Claims != nil && !now.Before(p.ClaimsEnd()):
 			p.Claims = nil
 		}
 	}

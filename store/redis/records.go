@@ -51,7 +51,7 @@ func (s *Store) CreatePresentation(ctx context.Context, p *store.Presentation) e
 		return fmt.Errorf("redis store: create presentation: %w", err)
 	}
 	keys := []string{s.keys.presentation(p.ID), s.keys.state(p.State), s.keys.claims(p.ID)}
-	return s.create(ctx, "create presentation", keys, rec, p.ID, p.CreatedAt, claims, claimsEnd(p))
+	return s.create(ctx, "create presentation", keys, rec, p.ID, p.CreatedAt, claims, p.ClaimsEnd())
 }
 
 // Presentation implements store.Store.
@@ -68,8 +68,8 @@ func (s *Store) Presentation(ctx context.Context, id string) (*store.Presentatio
 	if err := json.Unmarshal([]byte(rec), &p); err != nil {
 		return nil, fmt.Errorf("redis store: decode presentation: %w", err)
 	}
-	// Redis drops the claims at ExpiresAt; the check here also covers a server clock running late.
-	if claims, ok := vals[1].(string); ok && time.Now().Before(p.ExpiresAt) {
+	// Redis drops the claims at ClaimsEnd; the check here also covers a server clock running late.
+	if claims, ok := vals[1].(string); ok && time.Now().Before(p.ClaimsEnd()) {
 		if err := json.Unmarshal([]byte(claims), &p.Claims); err != nil {
 			return nil, fmt.Errorf("redis store: decode claims: %w", err)
 		}
@@ -93,7 +93,7 @@ func (s *Store) UpdatePresentation(ctx context.Context, p *store.Presentation) e
 		return fmt.Errorf("redis store: update presentation: %w", err)
 	}
 	keys := []string{s.keys.presentation(p.ID), s.keys.claims(p.ID)}
-	if err := s.update(ctx, "update presentation", keys, p.Version, rec, store.PresentationTopic(p.ID), claims, claimsEnd(p)); err != nil {
+	if err := s.update(ctx, "update presentation", keys, p.Version, rec, store.PresentationTopic(p.ID), claims, p.ClaimsEnd()); err != nil {
 		return err
 	}
 	p.Version++
@@ -182,21 +182,13 @@ func encodePresentation(p *store.Presentation, version int64) (rec, claims []byt
 	if rec, err = json.Marshal(&c); err != nil {
 		return nil, nil, err
 	}
-	if p.Claims == nil || !time.Now().Before(claimsEnd(p)) {
+	if p.Claims == nil || !time.Now().Before(p.ClaimsEnd()) {
 		return rec, nil, nil
 	}
 	if claims, err = json.Marshal(p.Claims); err != nil {
 		return nil, nil, err
 	}
 	return rec, claims, nil
-}
-
-// claimsEnd is when p's claims must be gone: its expiry, and never later than the record's retention.
-func claimsEnd(p *store.Presentation) time.Time {
-	if end := p.CreatedAt.Add(store.Retention); end.Before(p.ExpiresAt) {
-		return end
-	}
-	return p.ExpiresAt
 }
 
 // unixMilli is t for PXAT, which refuses values below 1; a time already past makes Redis drop the key at once.

@@ -27,6 +27,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"PresentationCompareAndSwap", testPresentationCompareAndSwap},
 		{"PresentationConcurrentTransitionsOneWins", testPresentationRace},
 		{"PresentationClaimsGoAtExpiry", testClaimsExpire},
+		{"PresentationClaimsGoAtClaimsUntil", testClaimsUntil},
 		{"IPASessionCreateReadUpdate", testIPASession},
 		{"IPASessionConcurrentTransitionsOneWins", testIPARace},
 		{"WatchNotifiesOnlyItsTopic", testWatch},
@@ -180,6 +181,24 @@ func testClaimsExpire(t *testing.T, s store.Store) {
 	got, err = s.Presentation(ctx, p.ID)
 	require.NoError(t, err, "the record stays until its retention ends")
 	assert.Nil(t, got.Claims, "claims are gone once the request has expired")
+	assert.Equal(t, store.PresentationVerified, got.Status)
+}
+
+func testClaimsUntil(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	p := NewPresentation(time.Minute)
+	require.NoError(t, s.CreatePresentation(ctx, p))
+	p.Status, p.Claims = store.PresentationVerified, map[string]any{"firstName": "Megan"}
+	require.NoError(t, s.UpdatePresentation(ctx, p))
+	p.ClaimsUntil = time.Now().Add(300 * time.Millisecond)
+	require.NoError(t, s.UpdatePresentation(ctx, p), "claims kept, their end brought forward")
+	got, err := s.Presentation(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, "Megan", got.Claims["firstName"])
+	time.Sleep(time.Until(p.ClaimsUntil) + 50*time.Millisecond)
+	got, err = s.Presentation(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Nil(t, got.Claims, "claims are gone at ClaimsUntil, long before the request expires")
 	assert.Equal(t, store.PresentationVerified, got.Status)
 }
 

@@ -1,0 +1,62 @@
+package config
+
+// Variable is one environment variable Load reads. Variables is the single list of them: Load takes each
+// default from it, and README's configuration table is generated from it (`make config-table`).
+type Variable struct {
+	Name string
+	// Default is the value used when the variable is unset or empty; "" means none.
+	Default string
+	// DefaultNote describes a default that is not a fixed value, shown in place of Default.
+	DefaultNote string
+	// Secret marks a credential: keep it in a secret store, never in a ConfigMap, an image or a log.
+	Secret      bool
+	Description string
+}
+
+// Variables lists every variable Load reads, in the order README shows them.
+var Variables = []Variable{
+	{Name: "VERIFIER_LISTEN_ADDR", Default: ":8080", Description: "listen address (the sandbox listens on `127.0.0.1:8080` unless this is set)"},
+	{Name: "VERIFIER_PUBLIC_URL", DefaultNote: "required", Description: "external base URL; callback and goto URLs derive from it, never from request headers; https, except `http://localhost` / `http://127.0.0.1` for development"},
+	{Name: "VERIFIER_REGION", Default: "us", Description: "IDEMIA platform: `us` → `did:web:us.did.idemia.io`, `eu` → `did:web:eu.did.idemia.io`"},
+	{Name: "VERIFIER_ACCEPTED_REGIONS", DefaultNote: "the region", Description: "comma list of regions whose IDEMIA DID is trusted as issuer"},
+	{Name: "VERIFIER_STORE", Default: "memory", Description: "`memory` (one process) or `redis` (several replicas)"},
+	{Name: "REDIS_URL", Description: "`redis://` or `rediss://` URL, required when the store is `redis`; a password in it makes it a secret"},
+	{Name: "REDIS_KEY_PREFIX", Default: "entra-verifier:", Description: "prefix of every Redis key, to keep deployments apart on one server"},
+	{Name: "VERIFIER_SANDBOX", Default: "false", Description: "run against local simulators of Microsoft and IDEMIA (same as `--sandbox`); refused when a real credential is set"},
+	{Name: "VERIFIER_TRUSTED_PROXIES", Description: "comma list of CIDRs or IPs whose `X-Forwarded-For` is believed (client IP for rate limits and logs only)"},
+	{Name: "VERIFIER_RATE_LIMIT_PER_IP", Default: "20/min", Description: "creates (IPA sessions and presentation requests together) per client IP, as count/`s`, `min` or `h`; over it: 429 with `Retry-After`"},
+	{Name: "VERIFIER_RATE_LIMIT_GLOBAL", Default: "600/min", Description: "creates per deployment (all replicas together with the redis store)"},
+	{Name: "ENTRA_TENANT_ID", Description: "presentation half: Entra tenant (directory) ID of the app registration"},
+	{Name: "ENTRA_CLIENT_ID", Description: "presentation half: application (client) ID of the app registration"},
+	{Name: "ENTRA_CLIENT_SECRET", Secret: true, Description: "presentation half: client secret of the app registration (or `ENTRA_CLIENT_CERTIFICATE`)"},
+	{Name: "ENTRA_CLIENT_CERTIFICATE", Secret: true, Description: "instead of the secret: PEM certificate with its private key, or the path of a file holding one"},
+	{Name: "ENTRA_AUTHORITY_HOST", Default: "https://login.microsoftonline.com", Description: "identity platform host (other clouds, tests)"},
+	{Name: "ENTRA_REQUEST_SERVICE_URL", Default: "https://verifiedid.did.msidentity.com/v1.0", Description: "Verified ID Request Service base URL"},
+	{Name: "ENTRA_VERIFIER_DID", Description: "presentation half: your tenant's verifier DID, the `authority` of every presentation request (never IDEMIA's)"},
+	{Name: "ENTRA_CLIENT_NAME", Default: "Idemia DID", Description: "`registration.clientName` shown in Authenticator"},
+	{Name: "ENTRA_PURPOSE", Description: "`registration.purpose` and credential purpose text shown in Authenticator"},
+	{Name: "ENTRA_CALLBACK_SECRET", DefaultNote: "random at start (memory store only)", Secret: true, Description: "key of the per-request callback HMAC, at least 16 characters; required with the redis store (every replica shares it)"},
+	{Name: "ENTRA_FACE_CHECK", Default: "false", Description: "ask for Face Check against the credential's photo"},
+	{Name: "ENTRA_FACE_CHECK_THRESHOLD", Default: "70", Description: "Face Check match confidence required, 50–100"},
+	{Name: "ENTRA_FACE_CHECK_PHOTO_CLAIM", Default: "portrait", Description: "claim holding the photo Face Check compares with"},
+	{Name: "IPA_COGNITO_URL", Description: "IPA half: IDEMIA Cognito token endpoint base (`/oauth2/token` is added)"},
+	{Name: "IPA_CLIENT_ID", Description: "IPA half: Cognito client ID of the IPA application"},
+	{Name: "IPA_CLIENT_SECRET", Secret: true, Description: "IPA half: Cognito client secret of the IPA application"},
+	{Name: "IPA_CREATE_SESSION_URL", Default: "https://rp-handler.did.idemia.io/api/v1/sessions", Description: "IDEMIA create-session endpoint"},
+	{Name: "IPA_START_URL", Default: "https://rp-handler.did.idemia.io/api/v1/ipa/start", Description: "end-user start URL handed to the phone (`?session-id=` is added)"},
+	{Name: "IPA_APPLICATION_ID", Description: "expected `applicationId` of IDEMIA's callbacks (any, when unset)"},
+	{Name: "IDV_URL", Description: "optional identity retrieval: ID&V host, e.g. `proofing.idemia.io` (an `https://host` form is accepted); goes with `GIPS_RS_API_KEY`"},
+	{Name: "GIPS_RS_API_KEY", Secret: true, Description: "optional identity retrieval: ID&V API key"},
+	{Name: "WELLKNOWN_DID_JSON", Description: "path of the `did.json` served at `/.well-known/did.json`, byte for byte (not served when unset)"},
+	{Name: "WELLKNOWN_DID_CONFIGURATION_JSON", Description: "path of the `did-configuration.json` served at `/.well-known/did-configuration.json`"},
+}
+
+// variable returns the entry of Variables named name; a name missing from the list is a programming error.
+func variable(name string) Variable {
+	for _, v := range Variables {
+		if v.Name == name {
+			return v
+		}
+	}
+	panic("config: " + name + " is read but missing from config.Variables")
+}

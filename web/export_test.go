@@ -1,0 +1,6 @@
+package web
+
+import "github.com/gin-gonic/gin"
+
+// Routes lists the engine's routes (method and gin path), for the tests of package web_test.
+func (s *Server) Routes() gin.RoutesInfo { return s.engine.Routes() }
