@@ -32,12 +32,14 @@ type Config struct {
 	TrustedProxies  []string
 	RateLimitPerIP  Rate
 	RateLimitGlobal Rate
+	ClaimsRetention time.Duration
 
 	Entra     Entra
 	IPA       IPA
 	WellKnown WellKnown
 
-	problems []error // parse errors found by Load, reported by Validate
+	problems []error           // parse errors found by Load, reported by Validate
+	values   map[string]string // the settings as read, for LogValue
 }
 
 // Entra holds the presentation half's settings.

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -134,4 +135,17 @@ func TestWithFile(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte("not a setting\n"), 0o600))
 	_, err = config.WithFile(env(nil), path)
 	assert.ErrorContains(t, err, "line 1: want NAME=value")
+}
+
+func TestLogValueHidesSecrets(t *testing.T) {
+	c := config.Load(env(with(valid(), "REDIS_URL", "redis://user:p4ssw0rd@redis:6379/0", "ENTRA_CALLBACK_SECRET", "0123456789abcdef-secret")))
+	var buf strings.Builder
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("configuration", "config", c)
+	out := buf.String()
+	for _, secret := range []string{"s3cret", "ipa-secret", "p4ssw0rd", "0123456789abcdef-secret"} {
+		assert.NotContains(t, out, secret)
+	}
+	for _, shown := range []string{"config.ENTRA_CLIENT_SECRET=(set)", "config.REDIS_URL=redis://user@redis:6379/0", "config.VERIFIER_REGION=us", "config.ENTRA_TENANT_ID=tenant"} {
+		assert.Contains(t, out, shown)
+	}
 }

@@ -64,6 +64,7 @@ func Load(getenv Getenv) *Config {
 		TrustedProxies:  l.cidrs("VERIFIER_TRUSTED_PROXIES"),
 		RateLimitPerIP:  l.rate("VERIFIER_RATE_LIMIT_PER_IP"),
 		RateLimitGlobal: l.rate("VERIFIER_RATE_LIMIT_GLOBAL"),
+		ClaimsRetention: l.duration("VERIFIER_CLAIMS_RETENTION"),
 		Entra: Entra{
 			TenantID:            l.str("ENTRA_TENANT_ID"),
 			ClientID:            l.str("ENTRA_CLIENT_ID"),
@@ -96,7 +97,7 @@ func Load(getenv Getenv) *Config {
 	}
 	c.PublicURL = l.publicURL("VERIFIER_PUBLIC_URL")
 	c.AcceptedRegions = l.list("VERIFIER_ACCEPTED_REGIONS", c.Region)
-	c.problems = l.problems
+	c.problems, c.values = l.problems, l.seen
 	return c
 }
 
@@ -105,24 +106,34 @@ func Load(getenv Getenv) *Config {
 type loader struct {
 	getenv   Getenv
 	problems []error
+	seen     map[string]string // every value read, for Config.LogValue
 }
 
 // raw returns the variable exactly as set, or its default.
 func (l *loader) raw(name string) string {
-	v := variable(name)
-	if s := l.getenv(name); s != "" {
-		return s
+	s := l.getenv(name)
+	if s == "" {
+		s = variable(name).Default
 	}
-	return v.Default
+	l.remember(name, s)
+	return s
 }
 
 // get returns the variable with surrounding space trimmed, or its default.
 func (l *loader) get(name string) string {
-	v := variable(name)
-	if s := strings.TrimSpace(l.getenv(name)); s != "" {
-		return s
+	s := strings.TrimSpace(l.getenv(name))
+	if s == "" {
+		s = variable(name).Default
 	}
-	return v.Default
+	l.remember(name, s)
+	return s
+}
+
+func (l *loader) remember(name, value string) {
+	if l.seen == nil {
+		l.seen = map[string]string{}
+	}
+	l.seen[name] = value
 }
 
 func (l *loader) bad(name, format string, args ...any) {
@@ -141,6 +152,16 @@ func (l *loader) boolean(name string) bool {
 		l.bad(name, "must be true or false, got %q", v)
 	}
 	return b
+}
+
+func (l *loader) duration(name string) time.Duration {
+	v := l.get(name)
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		l.bad(name, "must be a duration such as 5m or 30s, got %q", v)
+		d, _ = time.ParseDuration(variable(name).Default)
+	}
+	return d
 }
 
 func (l *loader) integer(name string) int {

@@ -26,6 +26,7 @@ var Variables = []Variable{
 	{Name: "VERIFIER_TRUSTED_PROXIES", Description: "comma list of CIDRs or IPs whose `X-Forwarded-For` is believed (client IP for rate limits and logs only)"},
 	{Name: "VERIFIER_RATE_LIMIT_PER_IP", Default: "20/min", Description: "creates (IPA sessions and presentation requests together) per client IP, as count/`s`, `min` or `h`; over it: 429 with `Retry-After`"},
 	{Name: "VERIFIER_RATE_LIMIT_GLOBAL", Default: "600/min", Description: "creates per deployment (all replicas together with the redis store)"},
+	{Name: "VERIFIER_CLAIMS_RETENTION", Default: "5m", Description: "how long verified claims stay readable after the verification (never past the request's expiry); then only the status remains"},
 	{Name: "ENTRA_TENANT_ID", Description: "presentation half: Entra tenant (directory) ID of the app registration"},
 	{Name: "ENTRA_CLIENT_ID", Description: "presentation half: application (client) ID of the app registration"},
 	{Name: "ENTRA_CLIENT_SECRET", Secret: true, Description: "presentation half: client secret of the app registration (or `ENTRA_CLIENT_CERTIFICATE`)"},

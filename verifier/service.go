@@ -22,7 +22,7 @@ var ErrUnauthorized = errors.New("callback api-key missing or wrong")
 // MaxLifetime caps a request's life whatever Microsoft's expiry says.
 const MaxLifetime = 30 * time.Minute
 
-// DefaultClaimsRetention is how long claims stay readable after their first read.
+// DefaultClaimsRetention is how long claims stay readable after the verification.
 const DefaultClaimsRetention = 5 * time.Minute
 
 // Store is the part of store.Store the presentation half uses.
@@ -45,8 +45,8 @@ type Service struct {
 	store   Store
 	secret  []byte
 	policy  Policy
-	// ClaimsRetention is how long verified claims stay readable after the creating browser first reads
-	// them (never past the request's expiry); 0 keeps them until expiry.
+	// ClaimsRetention is how long verified claims stay readable after the verification (never past the
+	// request's expiry): the page reads them at once; 0 keeps them until expiry.
 	ClaimsRetention time.Duration
 	// Now is the clock; tests may replace it before use.
 	Now func() time.Time
@@ -121,8 +121,7 @@ func randomState() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// Get returns the request id if ownerHash created it; any other reader gets store.ErrNotFound. The first
-// read of verified claims starts their retention: they are deleted ClaimsRetention later.
+// Get returns the request id if ownerHash created it; any other reader gets store.ErrNotFound.
 func (s *Service) Get(ctx context.Context, id, ownerHash string) (*store.Presentation, error) {
 	p, err := s.store.Presentation(ctx, id)
 	if err != nil {
@@ -130,15 +129,6 @@ func (s *Service) Get(ctx context.Context, id, ownerHash string) (*store.Present
 	}
 	if subtle.ConstantTimeCompare([]byte(p.OwnerHash), []byte(ownerHash)) != 1 {
 		return nil, store.ErrNotFound
-	}
-	if p.Claims != nil && p.ClaimsUntil.IsZero() && s.ClaimsRetention > 0 {
-		read := *p
-		read.ClaimsUntil = s.Now().UTC().Add(s.ClaimsRetention)
-		if err := s.store.UpdatePresentation(ctx, &read); err == nil {
-			p = &read
-		} else if !errors.Is(err, store.ErrConflict) { // a conflict means another read got there first
-			slog.WarnContext(ctx, "could not start the claims' retention", "requestId", p.ID, "err", err)
-		}
 	}
 	return p, nil
 }
@@ -210,6 +200,9 @@ func (s *Service) apply(p *store.Presentation, cb *Callback, now time.Time) bool
 		}
 		p.Status = store.PresentationVerified
 		p.Claims, p.Issuer = cb.Claims()
+		if s.ClaimsRetention > 0 {
+			p.ClaimsUntil = now.Add(s.ClaimsRetention)
+		}
 	case StatusPresentationError:
 		p.Status, p.Reason = store.PresentationFailed, ReasonPresentationError
 		if cb.Error != nil {

@@ -65,8 +65,8 @@ func serve(ctx context.Context, getenv config.Getenv, sandboxMode bool, logOut i
 	if sb != nil {
 		fmt.Fprintf(logOut, "\nentra-verifier SANDBOX: open %s/ (simulated Microsoft and IDEMIA, made-up people, no accounts)\n\n", cfg.PublicURL)
 	}
-	slog.Info("verifier listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL.String(),
-		"region", cfg.Region, "store", cfg.Store, "presentation", cfg.Entra.Enabled(), "ipa", cfg.IPA.Enabled(), "version", buildVersion())
+	slog.Info("verifier listening", "addr", ln.Addr().String(), "presentation", cfg.Entra.Enabled(), "ipa", cfg.IPA.Enabled(),
+		"version", buildVersion(), "config", cfg)
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -119,6 +119,7 @@ func newApplication(ctx context.Context, cfg *config.Config, descriptors *wellkn
 		}
 		client := &verifier.Client{BaseURL: cfg.Entra.RequestServiceURL, HTTP: outbound, Tokens: tokens}
 		app.presentations = verifier.NewService(cfg, client, st, secret)
+		app.presentations.ClaimsRetention = cfg.ClaimsRetention
 		opts.Presentations = app.presentations
 	}
 	if cfg.IPA.Enabled() {
