@@ -37,6 +37,7 @@ type Config struct {
 	Entra     Entra
 	IPA       IPA
 	WellKnown WellKnown
+	Result    Result
 
 	problems []error           // parse errors found by Load, reported by Validate
 	values   map[string]string // the settings as read, for LogValue
@@ -66,6 +67,15 @@ type IPA struct {
 	StartURL                           string
 	ApplicationID                      string
 	IDVURL, GIPSAPIKey                 string
+}
+
+// Result holds the hand-off of results to the relying party's own systems.
+type Result struct {
+	WebhookURL, WebhookSecret string
+	WebhookIPA                bool
+	Claims                    string // comma allow-list
+	ReturnURLAllowlist        string // comma list, parsed by result.ParseAllowlist
+	SigningKey                string // PEM or path
 }
 
 // WellKnown holds the paths of the DID descriptors we serve.
@@ -121,6 +131,7 @@ func (c *Config) Validate() error {
 	v.regions(c)
 	v.store(c)
 	v.halves(c)
+	v.result(c)
 	return errors.Join(v.problems...)
 }
 
@@ -232,6 +243,24 @@ func (v *validator) halves(c *Config) {
 		if _, err := IDVHost(i.IDVURL); err != nil {
 			v.addf("IDV_URL", "%v", err)
 		}
+	}
+}
+
+func (v *validator) result(c *Config) {
+	r := c.Result
+	switch {
+	case r.WebhookURL == "" && r.WebhookSecret != "":
+		v.addf("VERIFIER_RESULT_WEBHOOK_URL", "missing: VERIFIER_RESULT_WEBHOOK_SECRET is set without it")
+	case r.WebhookURL != "":
+		if u, err := url.Parse(r.WebhookURL); err != nil || u.User != nil || !(u.Scheme == "https" && u.Host != "" || u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
+			v.addf("VERIFIER_RESULT_WEBHOOK_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", r.WebhookURL)
+		}
+		if len(r.WebhookSecret) < 16 {
+			v.addf("VERIFIER_RESULT_WEBHOOK_SECRET", "missing or too short: the webhook needs a signing secret (whsec_<base64>, or at least 16 characters)")
+		}
+	}
+	if r.ReturnURLAllowlist != "" && r.SigningKey == "" && c.Store == "redis" {
+		v.addf("VERIFIER_RESULT_SIGNING_KEY", "missing: required with VERIFIER_STORE=redis and return URLs, so every replica signs with the same key")
 	}
 }
 

@@ -90,6 +90,14 @@ func Load(getenv Getenv) *Config {
 			IDVURL:           l.str("IDV_URL"),
 			GIPSAPIKey:       l.str("GIPS_RS_API_KEY"),
 		},
+		Result: Result{
+			WebhookURL:         l.str("VERIFIER_RESULT_WEBHOOK_URL"),
+			WebhookSecret:      l.raw("VERIFIER_RESULT_WEBHOOK_SECRET"),
+			WebhookIPA:         l.boolean("VERIFIER_RESULT_WEBHOOK_IPA"),
+			Claims:             l.str("VERIFIER_RESULT_CLAIMS"),
+			ReturnURLAllowlist: l.str("VERIFIER_RETURN_URL_ALLOWLIST"),
+			SigningKey:         l.raw("VERIFIER_RESULT_SIGNING_KEY"),
+		},
 		WellKnown: WellKnown{
 			DIDJSON:              l.str("WELLKNOWN_DID_JSON"),
 			DIDConfigurationJSON: l.str("WELLKNOWN_DID_CONFIGURATION_JSON"),

@@ -30,6 +30,9 @@ type Service struct {
 	store     Store
 	publicURL string
 	startURL  string
+	// OnEnd, when set, is called once a session ends (completed, error, timeout), by the replica whose
+	// transition won.
+	OnEnd func(ctx context.Context, s *store.IPASession)
 	// Now is the clock; tests may replace it before use.
 	Now func() time.Time
 
@@ -134,6 +137,9 @@ func (s *Service) HandleCallback(ctx context.Context, token string, body io.Read
 		}
 		out.To, out.Changed = sess.Status, true
 		slog.InfoContext(ctx, "IPA session ended", "sessionId", sess.ID, "status", sess.Status)
+		if s.OnEnd != nil {
+			s.OnEnd(ctx, sess)
+		}
 		if s.client.RetrievalEnabled() && sess.Status == store.IPACompleted {
 			s.retrieveLater(sess.ID, cb)
 		}

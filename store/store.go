@@ -42,14 +42,16 @@ func (s PresentationStatus) Final() bool {
 
 // Presentation is one Entra presentation request, keyed by Microsoft's requestId and by our callback state.
 type Presentation struct {
-	ID        string             `json:"id"`
-	State     string             `json:"state"`
-	OwnerHash string             `json:"owner"`
-	URL       string             `json:"url"`
-	Status    PresentationStatus `json:"status"`
-	Reason    string             `json:"reason,omitempty"`
-	Detail    string             `json:"detail,omitempty"`
-	Issuer    string             `json:"issuer,omitempty"`
+	ID        string `json:"id"`
+	State     string `json:"state"`
+	OwnerHash string `json:"owner"`
+	URL       string `json:"url"`
+	// ReturnTo is the allow-listed URL the browser goes back to with a result token, if any.
+	ReturnTo string             `json:"returnTo,omitempty"`
+	Status   PresentationStatus `json:"status"`
+	Reason   string             `json:"reason,omitempty"`
+	Detail   string             `json:"detail,omitempty"`
+	Issuer   string             `json:"issuer,omitempty"`
 	// Claims are personal data: a store never returns them after ClaimsEnd and deletes them by then.
 	Claims map[string]any `json:"claims,omitempty"`
 	// ClaimsUntil, when set, ends the claims' life before ExpiresAt (see ClaimsEnd).
@@ -143,6 +145,17 @@ type Store interface {
 	// (see PresentationTopic, IPATopic). Updates may coalesce: readers re-read the record. The channel is
 	// closed when ctx ends.
 	Watch(ctx context.Context, topic string) (<-chan struct{}, error)
+	// EnqueueDelivery stores a pending webhook delivery, due at its NextAttempt; it is dropped
+	// store.Retention after creation whatever its state.
+	EnqueueDelivery(ctx context.Context, d *Delivery) error
+	// ClaimDelivery returns one delivery due at now and leases it until now+lease, so that no other
+	// replica claims it meanwhile; store.ErrNotFound when none is due.
+	ClaimDelivery(ctx context.Context, now time.Time, lease time.Duration) (*Delivery, error)
+	// RetryDelivery records a failed attempt: d's Attempts and NextAttempt replace the stored ones.
+	RetryDelivery(ctx context.Context, d *Delivery) error
+	// FinishDelivery removes a delivery that succeeded or was given up.
+	FinishDelivery(ctx context.Context, id string) error
+
 	// Allow counts one event under key in a fixed window and reports whether it is within limit; when it is
 	// not, retryAfter says when the window ends. Counts are shared across replicas when the backend is.
 	Allow(ctx context.Context, key string, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error)
@@ -151,6 +164,16 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
 	Close() error
+}
+
+// Delivery is one pending result-webhook event. Body is the exact payload (it may hold claims, so it lives
+// no longer than store.Retention); ID is the webhook-id, the same on every attempt.
+type Delivery struct {
+	ID          string    `json:"id"`
+	Body        []byte    `json:"body"`
+	Attempts    int       `json:"attempts"`
+	NextAttempt time.Time `json:"nextAttempt"`
+	CreatedAt   time.Time `json:"createdAt"`
 }
 
 // PresentationTopic names the notifications of one presentation request.

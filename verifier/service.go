@@ -48,6 +48,9 @@ type Service struct {
 	// ClaimsRetention is how long verified claims stay readable after the verification (never past the
 	// request's expiry): the page reads them at once; 0 keeps them until expiry.
 	ClaimsRetention time.Duration
+	// OnFinal, when set, is called once a request reaches verified or failed, by the replica whose
+	// transition won (the result webhook hangs here).
+	OnFinal func(ctx context.Context, p *store.Presentation)
 	// Now is the clock; tests may replace it before use.
 	Now func() time.Time
 }
@@ -92,8 +95,9 @@ func (s *Service) Request(state string) *PresentationRequest {
 	}
 }
 
-// Create asks Microsoft for a new presentation request and stores it, bound to ownerHash.
-func (s *Service) Create(ctx context.Context, ownerHash string) (*store.Presentation, error) {
+// Create asks Microsoft for a new presentation request and stores it, bound to ownerHash; returnTo (already
+// checked against the allow-list, or "") is kept for the result redirect.
+func (s *Service) Create(ctx context.Context, ownerHash, returnTo string) (*store.Presentation, error) {
 	state := randomState()
 	created, err := s.creator.CreatePresentationRequest(ctx, s.Request(state))
 	if err != nil {
@@ -105,7 +109,7 @@ func (s *Service) Create(ctx context.Context, ownerHash string) (*store.Presenta
 		expires = e
 	}
 	p := &store.Presentation{
-		ID: created.RequestID, State: state, OwnerHash: ownerHash, URL: created.URL,
+		ID: created.RequestID, State: state, OwnerHash: ownerHash, URL: created.URL, ReturnTo: returnTo,
 		Status: store.PresentationCreated, CreatedAt: now, UpdatedAt: now, ExpiresAt: expires,
 	}
 	if err := s.store.CreatePresentation(ctx, p); err != nil {
@@ -177,6 +181,9 @@ func (s *Service) HandleCallback(ctx context.Context, apiKey string, body []byte
 		}
 		out.To, out.Reason, out.Changed = p.Status, p.Reason, true
 		slog.InfoContext(ctx, "presentation request moved", "requestId", p.ID, "from", out.From, "to", out.To, "reason", out.Reason)
+		if p.Status.Final() && s.OnFinal != nil {
+			s.OnFinal(ctx, p)
+		}
 		return out, nil
 	}
 	return Outcome{}, fmt.Errorf("update presentation request: %w", store.ErrConflict)

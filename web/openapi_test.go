@@ -20,6 +20,7 @@ import (
 
 	"github.com/entra-verifier/entra-verifier/config"
 	"github.com/entra-verifier/entra-verifier/ipa"
+	"github.com/entra-verifier/entra-verifier/result"
 	"github.com/entra-verifier/entra-verifier/store"
 	"github.com/entra-verifier/entra-verifier/store/memory"
 	"github.com/entra-verifier/entra-verifier/verifier"
@@ -68,7 +69,7 @@ var (
 
 type fakePresentations struct{}
 
-func (fakePresentations) Create(ctx context.Context, owner string) (*store.Presentation, error) {
+func (fakePresentations) Create(ctx context.Context, owner, returnTo string) (*store.Presentation, error) {
 	p := pRecord
 	return &p, nil
 }
@@ -121,12 +122,22 @@ func newServer(t *testing.T, kv ...string) *web.Server {
 	srv, err := web.New(web.Options{
 		Config: cfg, Store: st, Presentations: fakePresentations{}, Sessions: fakeSessions{},
 		IdentityRetrieval: true,
+		Handoff:           testHandoff(t),
 		WellKnown:         &wellknown.Descriptors{DIDDocument: []byte(`{"id":"did:web:verifier.example.com"}`), Configuration: []byte(`{}`), ID: "did:web:verifier.example.com"},
 		Now:               func() time.Time { return now },
 	})
 	require.NoError(t, err)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// testHandoff turns the return-URL hand-off on, so its routes are mounted.
+func testHandoff(t *testing.T) *web.Handoff {
+	allow, err := result.ParseAllowlist("https://rp.example.com/onboarding/")
+	require.NoError(t, err)
+	signer, err := result.NewSigner("")
+	require.NoError(t, err)
+	return &web.Handoff{Allowlist: allow, Signer: signer, Claims: result.ParseClaims("firstName")}
 }
 
 var ginParam = regexp.MustCompile(`[:*]([A-Za-z0-9_]+)`)

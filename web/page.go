@@ -25,6 +25,7 @@ type pageData struct {
 	IPA, Entra    bool
 	Sandbox       bool
 	Version       string // fingerprint of the static assets, for cache busting
+	ReturnTo      string // allow-listed return URL the journey ends at, if any
 }
 
 // mountPage serves the person's page at / and its static assets under /static/.
@@ -47,8 +48,14 @@ func (s *Server) mountPage() error {
 	}
 	s.engine.SetHTMLTemplate(tmpl)
 	s.engine.GET("/", func(c *gin.Context) {
+		returnTo, ok := s.pageReturnTo(c)
+		if !ok {
+			return
+		}
 		htmlHeaders(c)
-		c.HTML(http.StatusOK, "index.html", data)
+		page := data
+		page.ReturnTo = returnTo
+		c.HTML(http.StatusOK, "index.html", page)
 	})
 	files := http.FileServer(http.FS(static))
 	s.engine.GET("/static/*path", func(c *gin.Context) {

@@ -15,7 +15,7 @@ import (
 
 // Presentations is what the presentation routes need from the verifier domain (*verifier.Service).
 type Presentations interface {
-	Create(ctx context.Context, ownerHash string) (*store.Presentation, error)
+	Create(ctx context.Context, ownerHash, returnTo string) (*store.Presentation, error)
 	Get(ctx context.Context, id, ownerHash string) (*store.Presentation, error)
 	HandleCallback(ctx context.Context, apiKey string, body []byte) (verifier.Outcome, error)
 }
@@ -40,12 +40,20 @@ func (s *Server) mountPresentations(api *gin.RouterGroup) {
 	g.GET("/presentation-requests/:id", s.presentationStatus)
 	g.GET("/presentation-requests/:id/qr.png", s.presentationQR)
 	g.GET("/presentation-requests/:id/events", s.presentationEvents)
+	if s.handoff != nil {
+		g.GET("/presentation-requests/:id/return", s.presentationReturn)
+	}
 	g.POST("/callback", limitBody(MaxCallbackBody), s.presentationCallback)
 }
 
 func (s *Server) createPresentation(c *gin.Context) {
+	returnTo, err := s.returnTo(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
 	owner := s.ensureOwner(c)
-	p, err := s.presentations.Create(c.Request.Context(), owner)
+	p, err := s.presentations.Create(c.Request.Context(), owner, returnTo)
 	if err != nil {
 		writeError(c, err)
 		return

@@ -39,6 +39,8 @@ type Options struct {
 	IdentityRetrieval bool
 	// Sandbox, when set, marks every answer as SANDBOX and serves the simulated phone.
 	Sandbox *Sandbox
+	// Handoff, when set, enables return URLs and serves /.well-known/jwks.json.
+	Handoff *Handoff
 	// WellKnown holds the DID descriptors to serve; nil serves none.
 	WellKnown *wellknown.Descriptors
 	// Now is the clock; nil means time.Now.
@@ -57,6 +59,7 @@ type Server struct {
 	sessions      Sessions
 	retrieval     bool
 	sandbox       *Sandbox
+	handoff       *Handoff
 	metrics       *metrics
 	qr            *qrCache
 	now           func() time.Time
@@ -69,7 +72,7 @@ type Server struct {
 func New(opts Options) (*Server, error) {
 	s := &Server{
 		cfg: opts.Config, engine: gin.New(), watch: opts.Store, ping: opts.Store, limits: opts.Store,
-		presentations: opts.Presentations, sessions: opts.Sessions, retrieval: opts.IdentityRetrieval, metrics: newMetrics(), qr: newQRCache(4096),
+		presentations: opts.Presentations, sessions: opts.Sessions, handoff: opts.Handoff, retrieval: opts.IdentityRetrieval, metrics: newMetrics(), qr: newQRCache(4096),
 		now: opts.Now, shutdown: make(chan struct{}),
 	}
 	if s.now == nil {
@@ -102,6 +105,9 @@ func New(opts Options) (*Server, error) {
 
 	if opts.WellKnown != nil {
 		s.mountWellKnown(opts.WellKnown)
+	}
+	if s.handoff != nil {
+		e.GET("/.well-known/jwks.json", s.jwks)
 	}
 	api := e.Group("/api", noStore)
 	if s.presentations != nil {

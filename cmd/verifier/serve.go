@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -15,13 +14,8 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/entra-verifier/entra-verifier/config"
-	"github.com/entra-verifier/entra-verifier/ipa"
 	"github.com/entra-verifier/entra-verifier/logging"
 	"github.com/entra-verifier/entra-verifier/sandbox"
-	"github.com/entra-verifier/entra-verifier/store"
-	"github.com/entra-verifier/entra-verifier/store/memory"
-	redisstore "github.com/entra-verifier/entra-verifier/store/redis"
-	"github.com/entra-verifier/entra-verifier/verifier"
 	"github.com/entra-verifier/entra-verifier/web"
 	"github.com/entra-verifier/entra-verifier/wellknown"
 )
@@ -88,68 +82,6 @@ func serve(ctx context.Context, getenv config.Getenv, sandboxMode bool, logOut i
 	return nil
 }
 
-// application is the wired service: its store, domain services and HTTP server.
-type application struct {
-	store         store.Store
-	ipa           *ipa.Service
-	presentations *verifier.Service
-	server        *web.Server
-}
-
-// newApplication wires cfg into an application; outbound is the client for every upstream call.
-func newApplication(ctx context.Context, cfg *config.Config, descriptors *wellknown.Descriptors, outbound *http.Client, sb *sandbox.Sandbox) (*application, error) {
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	app := &application{store: st}
-	opts := web.Options{Config: cfg, Store: st, WellKnown: descriptors}
-	if sb != nil {
-		opts.Sandbox = &web.Sandbox{Phone: sb.Phone(), PhoneURL: sandbox.PhoneURL}
-	}
-	if cfg.Entra.Enabled() {
-		tokens, err := verifier.NewTokenSource(cfg.Entra, outbound)
-		if err != nil {
-			app.Close()
-			return nil, err
-		}
-		secret := []byte(cfg.Entra.CallbackSecret)
-		if len(secret) == 0 {
-			secret = []byte(rand.Text() + rand.Text()) // one process, one key: fine for the memory store
-		}
-		client := &verifier.Client{BaseURL: cfg.Entra.RequestServiceURL, HTTP: outbound, Tokens: tokens}
-		app.presentations = verifier.NewService(cfg, client, st, secret)
-		app.presentations.ClaimsRetention = cfg.ClaimsRetention
-		opts.Presentations = app.presentations
-	}
-	if cfg.IPA.Enabled() {
-		client, err := ipa.New(ipa.Config{
-			CognitoURL: cfg.IPA.CognitoURL, ClientID: cfg.IPA.ClientID, ClientSecret: cfg.IPA.ClientSecret,
-			CreateSessionURL: cfg.IPA.CreateSessionURL, ApplicationID: cfg.IPA.ApplicationID,
-			IDVURL: cfg.IPA.IDVURL, GIPSAPIKey: cfg.IPA.GIPSAPIKey, HTTPClient: outbound,
-		})
-		if err != nil {
-			app.Close()
-			return nil, err
-		}
-		app.ipa = ipa.NewService(client, st, cfg.PublicURL.String(), cfg.IPA.StartURL)
-		opts.Sessions, opts.IdentityRetrieval = app.ipa, client.RetrievalEnabled()
-	}
-	if app.server, err = web.New(opts); err != nil {
-		app.Close()
-		return nil, err
-	}
-	return app, nil
-}
-
-// Close releases the application's resources.
-func (a *application) Close() {
-	if a.ipa != nil {
-		a.ipa.Close()
-	}
-	_ = a.store.Close()
-}
-
 // warnInconsistentDescriptors logs, at start-up, what `verifier check` would report about the descriptors:
 // the service still starts, since Microsoft may be hosting a newer copy while ours is being replaced.
 func warnInconsistentDescriptors(cfg *config.Config, d *wellknown.Descriptors) {
@@ -157,16 +89,5 @@ func warnInconsistentDescriptors(cfg *config.Config, d *wellknown.Descriptors) {
 		if c.err != nil {
 			slog.Warn("DID descriptors are inconsistent: run `verifier check`", "check", c.name, "problem", c.err.Error())
 		}
-	}
-}
-
-func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
-	switch cfg.Store {
-	case "memory":
-		return memory.New(memory.Options{}), nil
-	case "redis":
-		return redisstore.Open(ctx, cfg.RedisURL, redisstore.Options{Prefix: cfg.RedisPrefix})
-	default:
-		return nil, fmt.Errorf("VERIFIER_STORE=%s is not supported by this build", cfg.Store)
 	}
 }

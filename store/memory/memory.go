@@ -34,6 +34,7 @@ type Store struct {
 	sessions      table[store.IPASession]
 	watchers      map[string]map[chan struct{}]struct{}
 	windows       map[string]*window
+	deliveries    map[string]*store.Delivery
 
 	stop chan struct{}
 	done chan struct{}
@@ -58,6 +59,7 @@ func New(opts Options) *Store {
 		sessions:      newTable[store.IPASession](),
 		watchers:      map[string]map[chan struct{}]struct{}{},
 		windows:       map[string]*window{},
+		deliveries:    map[string]*store.Delivery{},
 		stop:          make(chan struct{}),
 		done:          make(chan struct{}),
 	}
@@ -75,7 +77,9 @@ func newTable[T any]() table[T] {
 	return table[T]{byID: map[string]*T{}, index: map[string]string{}}
 }
 
-func (s *Store) size() int { return len(s.presentations.byID) + len(s.sessions.byID) }
+func (s *Store) size() int {
+	return len(s.presentations.byID) + len(s.sessions.byID) + len(s.deliveries)
+}
 
 // CreatePresentation implements store.Store.
 func (s *Store) CreatePresentation(_ context.Context, p *store.Presentation) error {
@@ -305,4 +309,5 @@ func (s *Store) Sweep() {
 		}
 	}
 	s.sweepWindowsLocked(now)
+	s.sweepDeliveriesLocked(now)
 }

@@ -156,3 +156,5 @@ func (k keys) session(id string) string      { return k.prefix + "i:" + id }
 func (k keys) token(hash string) string      { return k.prefix + "it:" + hash }
 func (k keys) channel(topic string) string   { return k.prefix + "w:" + topic }
 func (k keys) limit(key string) string       { return k.prefix + "rl:" + key }
+func (k keys) deliveries() string            { return k.prefix + "dq" }
+func (k keys) delivery(id string) string     { return k.prefix + "d:" + id }

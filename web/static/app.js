@@ -7,6 +7,7 @@
     window.matchMedia('(pointer: coarse) and (max-width: 820px)').matches;
   document.documentElement.classList.add(isPhone ? 'is-phone' : 'is-desktop');
   const sandbox = document.body.dataset.sandbox === 'true';
+  const returnTo = document.body.dataset.returnTo || '';
 
   const reasons = {
     issuer_not_accepted: 'The credential was not issued by IDEMIA for this service.',
@@ -43,6 +44,7 @@
         return uri ? '/sandbox/phone?request_uri=' + encodeURIComponent(uri) : '';
       },
       good: 'verified',
+      returns: true, // a journey started with ?return_to= goes back there with the result
       final: (s) => s === 'verified' || s === 'failed' || s === 'expired',
       messages: {
         created: isPhone ? 'Tap the button to open Microsoft Authenticator.' : 'Scan the QR code with Microsoft Authenticator.',
@@ -77,13 +79,14 @@
       ui.start.disabled = ui.restart.disabled = true;
       section.dataset.status = 'starting';
       try {
+        const body = step.returns && returnTo ? JSON.stringify({ returnTo }) : '{}';
         const res = await fetch(step.create, {
           method: 'POST', credentials: 'same-origin',
-          headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: '{}',
+          headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body,
         });
-        const body = await res.json().catch(() => ({}));
-        if (!res.ok) throw new Error((body.error && body.error.message) || 'The service did not answer as expected.');
-        show(body);
+        const answer = await res.json().catch(() => ({}));
+        if (!res.ok) throw new Error((answer.error && answer.error.message) || 'The service did not answer as expected.');
+        show(answer);
       } catch (err) {
         ui.live.hidden = false;
         ui.qr.hidden = ui.open.hidden = ui.phone.hidden = true;
@@ -110,6 +113,7 @@
       ui.phone.hidden = !phone;
       if (phone) ui.phone.href = phone;
       follow = watch(step.path(created), new Date(created.expiresAt));
+      ui.resultPath = step.path(created) + '/return';
     }
 
     // watch follows one session or request until a final status.
@@ -170,6 +174,11 @@
       if (view.status === 'verified') renderClaims(view.claims || {});
       ui.restart.hidden = !final || view.status === step.good;
       if (final) ui.status.focus();
+      if (step.returns && returnTo && (view.status === 'verified' || view.status === 'failed')) {
+        ui.restart.hidden = true;
+        setStatus(text + ' Taking you back…', view.status === step.good ? 'good' : 'error');
+        setTimeout(() => window.location.assign(ui.resultPath), 1500);
+      }
     }
 
     function setStatus(text, tone) {

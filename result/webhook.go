@@ -1,0 +1,180 @@
+package result
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	cryptorand "crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/entra-verifier/entra-verifier/store"
+)
+
+// Outbox is the part of store.Store the webhook uses: pending deliveries survive a restart with Redis,
+// and each is leased to one replica at a time.
+type Outbox interface {
+	EnqueueDelivery(ctx context.Context, d *store.Delivery) error
+	ClaimDelivery(ctx context.Context, now time.Time, lease time.Duration) (*store.Delivery, error)
+	RetryDelivery(ctx context.Context, d *store.Delivery) error
+	FinishDelivery(ctx context.Context, id string) error
+}
+
+// Webhook delivers result events to the relying party, signed the Standard Webhooks way: headers
+// webhook-id, webhook-timestamp and webhook-signature = "v1," + base64(HMAC-SHA256(secret,
+// id + "." + timestamp + "." + body)). A secret written "whsec_<base64>" is decoded; any other is used as is.
+type Webhook struct {
+	URL    string
+	Secret []byte
+	HTTP   *http.Client
+	Outbox Outbox
+	// MaxAttempts bounds the attempts per event (default 10); Poll is how often the outbox is checked
+	// (default 500 ms); Lease is how long a claimed delivery is reserved (default 30 s).
+	MaxAttempts int
+	Poll, Lease time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// WebhookSecret turns VERIFIER_RESULT_WEBHOOK_SECRET into the HMAC key.
+func WebhookSecret(s string) ([]byte, error) {
+	if b64, ok := strings.CutPrefix(s, "whsec_"); ok {
+		key, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			return nil, fmt.Errorf("VERIFIER_RESULT_WEBHOOK_SECRET: whsec_ secret is not base64: %w", err)
+		}
+		return key, nil
+	}
+	return []byte(s), nil
+}
+
+// Sign returns the webhook-signature header value for one delivery attempt.
+func Sign(secret []byte, id string, timestamp int64, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	fmt.Fprintf(m, "%s.%d.", id, timestamp)
+	m.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+func (w *Webhook) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
+}
+
+// Enqueue stores ev for delivery; it is sent by whichever replica's Run claims it first.
+func (w *Webhook) Enqueue(ctx context.Context, ev Event) error {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode result event: %w", err)
+	}
+	now := w.now().UTC()
+	d := &store.Delivery{ID: "msg_" + cryptorand.Text(), Body: body, NextAttempt: now, CreatedAt: now}
+	if err := w.Outbox.EnqueueDelivery(ctx, d); err != nil {
+		return fmt.Errorf("enqueue result event: %w", err)
+	}
+	slog.InfoContext(ctx, "result event queued", "webhook_id", d.ID, "type", ev.Type)
+	return nil
+}
+
+// Run delivers due events until ctx ends.
+func (w *Webhook) Run(ctx context.Context) {
+	poll := cmp(w.Poll, 500*time.Millisecond)
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		for w.deliverOne(ctx) { // drain what is due before sleeping
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// deliverOne claims and attempts one due delivery; it reports whether there was one.
+func (w *Webhook) deliverOne(ctx context.Context) bool {
+	d, err := w.Outbox.ClaimDelivery(ctx, w.now(), cmp(w.Lease, 30*time.Second))
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
+			slog.WarnContext(ctx, "result webhook: outbox unavailable", "err", err)
+		}
+		return false
+	}
+	d.Attempts++
+	status, err := w.post(ctx, d)
+	if err == nil {
+		if err := w.Outbox.FinishDelivery(ctx, d.ID); err != nil {
+			slog.WarnContext(ctx, "result webhook: delivered but could not be marked done (it may be sent again)", "webhook_id", d.ID, "err", err)
+		}
+		slog.InfoContext(ctx, "result event delivered", "webhook_id", d.ID, "attempts", d.Attempts, "status", status)
+		return true
+	}
+	if d.Attempts >= cmpInt(w.MaxAttempts, 10) {
+		slog.ErrorContext(ctx, "result webhook: giving up", "webhook_id", d.ID, "attempts", d.Attempts, "err", err)
+		_ = w.Outbox.FinishDelivery(ctx, d.ID)
+		return true
+	}
+	d.NextAttempt = w.now().Add(Backoff(d.Attempts))
+	slog.WarnContext(ctx, "result webhook: attempt failed, will retry", "webhook_id", d.ID, "attempts", d.Attempts,
+		"next", d.NextAttempt, "status", status, "err", err)
+	if err := w.Outbox.RetryDelivery(ctx, d); err != nil {
+		slog.WarnContext(ctx, "result webhook: could not record the retry", "webhook_id", d.ID, "err", err)
+	}
+	return true
+}
+
+// Backoff is the wait after the n-th failed attempt: 1 s, 2 s, 4 s … capped at 5 minutes, ±20 % jitter.
+func Backoff(n int) time.Duration {
+	d := min(time.Second<<min(n-1, 9), 5*time.Minute)
+	return d + time.Duration(rand.Int64N(int64(d)/5+1)) - d/10
+}
+
+// post makes one attempt; any answer but 2xx, or no answer in time, is a failure.
+func (w *Webhook) post(ctx context.Context, d *store.Delivery) (int, error) {
+	ts := w.now().Unix()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(d.Body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("webhook-id", d.ID)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+	req.Header.Set("webhook-signature", Sign(w.Secret, d.ID, ts, d.Body))
+	resp, err := w.HTTP.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, fmt.Errorf("receiver answered %d", resp.StatusCode)
+	}
+	return resp.StatusCode, nil
+}
+
+func cmp(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+func cmpInt(n, def int) int {
+	if n > 0 {
+		return n
+	}
+	return def
+}
