@@ -38,6 +38,7 @@ type Service struct {
 
 	ctx    context.Context // background retrievals; cancelled by Close
 	cancel context.CancelFunc
+	mu     sync.Mutex // orders wg.Add after Close's cancel
 	wg     sync.WaitGroup
 }
 
@@ -47,9 +48,11 @@ func NewService(client *Client, st Store, publicURL, startURL string) *Service {
 	return &Service{client: client, store: st, publicURL: publicURL, startURL: startURL, Now: time.Now, ctx: ctx, cancel: cancel}
 }
 
-// Close stops background identity retrievals and waits for them.
+// Close stops background identity retrievals and waits for them; none starts afterwards.
 func (s *Service) Close() {
+	s.mu.Lock()
 	s.cancel()
+	s.mu.Unlock()
 	s.wg.Wait()
 }
 
@@ -152,14 +155,20 @@ func (s *Service) HandleCallback(ctx context.Context, token string, body io.Read
 // summary with the session and notifies its watchers. Only the replica whose transition won runs it, so
 // the proof, which IDEMIA discards once read, is fetched once.
 func (s *Service) retrieveLater(id string, cb *Callback) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		slog.Warn("identity retrieval skipped: shutting down", "sessionId", id)
+		return
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		ctx, cancel := context.WithTimeout(s.ctx, 2*DefaultRetrievalTimeout)
 		defer cancel()
 		sum := s.client.Retrieve(ctx, cb)
-		if sum == nil {
-			return
+		if sum == nil { // a completed callback that names no identity: say so, so readers stop waiting
+			sum = &store.IdentitySummary{Error: "no_identity"}
 		}
 		for range 8 {
 			sess, err := s.store.IPASession(ctx, id)

@@ -89,15 +89,13 @@ func DecodeCallback(body []byte) (*Callback, error) {
 	if err := json.Unmarshal(body, &cb); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	var missing []string
-	for name, v := range map[string]string{"requestId": cb.RequestID, "requestStatus": cb.RequestStatus, "state": cb.State} {
-		if v == "" {
-			missing = append(missing, name)
-		}
-	}
-	if len(missing) > 0 {
-		slices.Sort(missing)
-		return nil, fmt.Errorf("%w: missing %v", ErrMalformed, missing)
+	switch {
+	case cb.RequestID == "":
+		return nil, fmt.Errorf("%w: missing requestId", ErrMalformed)
+	case cb.RequestStatus == "":
+		return nil, fmt.Errorf("%w: missing requestStatus", ErrMalformed)
+	case cb.State == "":
+		return nil, fmt.Errorf("%w: missing state", ErrMalformed)
 	}
 	return &cb, nil
 }

@@ -34,6 +34,7 @@ type APIError struct {
 	} `json:"error"`
 }
 
+// Error describes the failure for the operator log, with what to do about a missing admin consent.
 func (e *APIError) Error() string {
 	s := fmt.Sprintf("request service answered %d %s: %s", e.Status, e.Body.Code, e.Body.Message)
 	if in := e.Body.InnerError; in.Code != "" {

@@ -113,6 +113,9 @@ func (s *Service) Create(ctx context.Context, ownerHash, returnTo string) (*stor
 		Status: store.PresentationCreated, CreatedAt: now, UpdatedAt: now, ExpiresAt: expires,
 	}
 	if err := s.store.CreatePresentation(ctx, p); err != nil {
+		if errors.Is(err, store.ErrConflict) { // Microsoft handed out a requestId twice
+			return nil, fmt.Errorf("%w: requestId %s returned twice", ErrUpstream, p.ID)
+		}
 		return nil, fmt.Errorf("store presentation request: %w", err)
 	}
 	slog.InfoContext(ctx, "presentation request created", "requestId", p.ID, "expiresAt", p.ExpiresAt)

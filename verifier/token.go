@@ -91,7 +91,7 @@ func (s *TokenSource) Token(ctx context.Context) (string, error) {
 	})
 	select {
 	case <-ctx.Done():
-		return "", ctx.Err()
+		return "", fmt.Errorf("%w: %w", ErrToken, ctx.Err())
 	case r := <-ch:
 		if r.Err != nil {
 			return "", r.Err

@@ -22,19 +22,21 @@ func ownerFromCookie(c *gin.Context) string {
 	return hashOwner(v)
 }
 
-// ensureOwner returns the hash of the browser's binding cookie, setting a new cookie on its first create.
-func (s *Server) ensureOwner(c *gin.Context) string {
+// owner returns the hash of the browser's binding cookie and a func that sets the cookie when the browser
+// has none yet: call it once the create has succeeded.
+func (s *Server) owner(c *gin.Context) (hash string, bind func()) {
 	if v, err := c.Cookie(CookieName); err == nil && validCookie(v) {
-		return hashOwner(v)
+		return hashOwner(v), func() {}
 	}
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	v := base64.RawURLEncoding.EncodeToString(b)
-	http.SetCookie(c.Writer, &http.Cookie{
-		Name: CookieName, Value: v, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: s.cfg.PublicURL != nil && s.cfg.PublicURL.Scheme == "https",
-	})
-	return hashOwner(v)
+	return hashOwner(v), func() {
+		http.SetCookie(c.Writer, &http.Cookie{
+			Name: CookieName, Value: v, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+			Secure: s.cfg.PublicURL != nil && s.cfg.PublicURL.Scheme == "https",
+		})
+	}
 }
 
 func validCookie(v string) bool {

@@ -21,6 +21,7 @@ type Error struct {
 	Err           error
 }
 
+// Error describes the answer and its cause, for logs.
 func (e *Error) Error() string {
 	if e.Err != nil {
 		return e.Message + ": " + e.Err.Error()
@@ -28,6 +29,7 @@ func (e *Error) Error() string {
 	return e.Message
 }
 
+// Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
 // errorMap turns the domain's sentinel errors into answers, first match wins.
@@ -43,9 +45,13 @@ var errorMap = []struct {
 	{ipa.ErrMalformed, Error{Status: http.StatusBadRequest, Code: "malformed", Message: "the body is not a valid notification"}},
 	{ipa.ErrForbidden, Error{Status: http.StatusForbidden, Code: "forbidden", Message: "the notification does not belong to this session"}},
 	{ipa.ErrUpstream, Error{Status: http.StatusBadGateway, Code: "upstream_error", Message: "IDEMIA is not available right now; try again shortly"}},
+	{store.ErrConflict, Error{Status: http.StatusServiceUnavailable, Code: "busy", Message: "the request is being updated; try again shortly"}},
 	{store.ErrFull, Error{Status: http.StatusServiceUnavailable, Code: "busy", Message: "too many requests in progress; try again shortly"}},
 	{store.ErrUnavailable, Error{Status: http.StatusServiceUnavailable, Code: "store_unavailable", Message: "the service is temporarily unavailable; try again shortly"}},
 }
+
+// errExpired answers a QR code asked for after its request or session expired.
+var errExpired = &Error{Status: http.StatusGone, Code: "expired", Message: "this request has expired; start a new one"}
 
 // timeoutAnswer is the answer when an upstream call timed out, whatever service it was.
 var timeoutAnswer = Error{Status: http.StatusGatewayTimeout, Code: "timeout", Message: "an upstream service did not answer in time; try again shortly"}

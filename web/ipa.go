@@ -40,12 +40,13 @@ func (s *Server) mountSessions(api *gin.RouterGroup) {
 }
 
 func (s *Server) createSession(c *gin.Context) {
-	owner := s.ensureOwner(c)
+	owner, bind := s.owner(c)
 	sess, err := s.sessions.Create(c.Request.Context(), owner)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
+	bind()
 	s.metrics.created.WithLabelValues("ipa").Inc()
 	c.JSON(http.StatusCreated, gin.H{
 		"sessionId": sess.ID,
@@ -79,6 +80,9 @@ func (s *Server) sessionStatus(c *gin.Context) {
 
 func (s *Server) sessionQR(c *gin.Context) {
 	v, err := s.readSession(c.Request.Context(), c)
+	if err == nil && v.Status == store.IPAExpired {
+		err = errExpired
+	}
 	if err != nil {
 		writeError(c, err)
 		return
@@ -97,8 +101,9 @@ func (s *Server) sessionEvents(c *gin.Context) {
 		if err != nil {
 			return snapshot{}, err
 		}
-		// A completed session may still learn its identity summary, so it is final only once that is known.
-		final := v.Status.Final() && (v.Status != store.IPACompleted || !s.retrieval || v.Identity != nil)
+		// A completed session may still learn its identity summary, so it is final once that is known (or the
+		// session has expired: a summary that never came will not come now).
+		final := v.Status.Final() && (v.Status != store.IPACompleted || !s.retrieval || v.Identity != nil || !s.now().Before(v.ExpiresAt))
 		return snapshot{view: sessionJSON(v), version: strconv.FormatInt(v.Version, 10) + "/" + string(v.Status), final: final, expiresAt: v.ExpiresAt}, nil
 	})
 }
@@ -121,13 +126,5 @@ func (s *Server) sessionCallback(c *gin.Context) {
 // ipaDone is where the phone lands when IPA ends.
 func (s *Server) ipaDone(c *gin.Context) {
 	htmlHeaders(c)
-	c.Data(http.StatusOK, "text/html; charset=utf-8", []byte(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Identity check finished</title></head>
-<body><main>
-<h1>Your identity check is finished</h1>
-<p>If it succeeded, your verified identity is now in Microsoft Authenticator.</p>
-<p>Go back to the page where you started (on your computer, or in your browser) to continue.</p>
-</main></body></html>
-`))
+	c.HTML(http.StatusOK, "done.html", s.page)
 }

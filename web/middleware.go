@@ -4,7 +4,9 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -37,8 +39,11 @@ func (s *Server) accessLog(c *gin.Context) {
 	status := c.Writer.Status()
 	s.metrics.observe(route, c.Request.Method, status, time.Since(start))
 	level := slog.LevelInfo
-	if route == "/healthz" || route == "/readyz" || route == "/metrics" {
+	switch {
+	case route == "/healthz" || route == "/readyz" || route == "/metrics":
 		level = slog.LevelDebug
+	case status < 300 && (route == "/api/verifier/callback" || route == "/api/ipa/callback/:token"):
+		level = slog.LevelDebug // the domain logs what an accepted callback did; one line per callback is enough
 	}
 	slog.Log(c.Request.Context(), level, "http request", "method", c.Request.Method, "route", route,
 		"status", status, "duration_ms", float64(time.Since(start).Microseconds())/1000, "client_ip", c.ClientIP())
@@ -78,11 +83,28 @@ func noStore(c *gin.Context) {
 // neither header and pass.
 func (s *Server) sameOrigin(c *gin.Context) {
 	origin := c.GetHeader("Origin")
-	if (origin != "" && origin != s.origin) || c.GetHeader("Sec-Fetch-Site") == "cross-site" {
+	foreign := false
+	if origin != "" {
+		u, err := url.Parse(origin)
+		foreign = err != nil || normalOrigin(u) != s.origin
+	}
+	if foreign || c.GetHeader("Sec-Fetch-Site") == "cross-site" {
 		writeError(c, &Error{Status: http.StatusForbidden, Code: "cross_origin", Message: "cross-site requests are not allowed"})
 		return
 	}
 	c.Next()
+}
+
+// normalOrigin is scheme://host[:port] in lower case, without the scheme's default port.
+func normalOrigin(u *url.URL) string {
+	host := strings.ToLower(u.Hostname())
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if p := u.Port(); p != "" && !(u.Scheme == "https" && p == "443" || u.Scheme == "http" && p == "80") {
+		host += ":" + p
+	}
+	return strings.ToLower(u.Scheme) + "://" + host
 }
 
 // limitBody caps the request body; reading past it fails with *http.MaxBytesError.

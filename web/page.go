@@ -42,7 +42,7 @@ func (s *Server) mountPage() error {
 	if err != nil {
 		return err
 	}
-	data := pageData{
+	s.page = pageData{
 		Name: s.cfg.Entra.ClientName, Purpose: s.cfg.Entra.Purpose,
 		IPA: s.sessions != nil, Entra: s.presentations != nil, Sandbox: s.sandbox != nil, Version: version,
 	}
@@ -53,7 +53,7 @@ func (s *Server) mountPage() error {
 			return
 		}
 		htmlHeaders(c)
-		page := data
+		page := s.page
 		page.ReturnTo = returnTo
 		c.HTML(http.StatusOK, "index.html", page)
 	})

@@ -52,12 +52,13 @@ func (s *Server) createPresentation(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	owner := s.ensureOwner(c)
+	owner, bind := s.owner(c)
 	p, err := s.presentations.Create(c.Request.Context(), owner, returnTo)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
+	bind()
 	s.metrics.created.WithLabelValues("presentation").Inc()
 	c.JSON(http.StatusCreated, gin.H{
 		"requestId": p.ID,
@@ -92,7 +93,10 @@ func (s *Server) presentationStatus(c *gin.Context) {
 }
 
 func (s *Server) presentationQR(c *gin.Context) {
-	p, err := s.presentations.Get(c.Request.Context(), c.Param("id"), ownerFromCookie(c))
+	p, err := s.readPresentation(c.Request.Context(), c)
+	if err == nil && p.Status == store.PresentationExpired {
+		err = errExpired
+	}
 	if err != nil {
 		writeError(c, err)
 		return

@@ -60,6 +60,7 @@ type Server struct {
 	retrieval     bool
 	sandbox       *Sandbox
 	handoff       *Handoff
+	page          pageData // what every page renders
 	metrics       *metrics
 	qr            *qrCache
 	now           func() time.Time
@@ -79,18 +80,19 @@ func New(opts Options) (*Server, error) {
 		s.now = time.Now
 	}
 	if u := opts.Config.PublicURL; u != nil {
-		s.origin = u.Scheme + "://" + u.Host
+		s.origin = normalOrigin(u)
 	}
 	e := s.engine
 	e.HandleMethodNotAllowed = true
 	if err := e.SetTrustedProxies(opts.Config.TrustedProxies); err != nil {
 		return nil, err
 	}
+	e.RemoteIPHeaders = []string{"X-Forwarded-For"} // SPEC: X-Forwarded-For from trusted proxies only
 	e.Use(requestID, s.accessLog, recovery, s.securityHeaders)
 	if opts.Sandbox != nil {
 		s.sandbox = opts.Sandbox
 		e.Use(func(c *gin.Context) { c.Header("X-Verifier-Sandbox", "true") })
-		e.Any("/sandbox/*path", gin.WrapH(opts.Sandbox.Phone))
+		e.Any("/sandbox/*path", func(c *gin.Context) { htmlHeaders(c); c.Next() }, gin.WrapH(opts.Sandbox.Phone))
 	}
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such route"})

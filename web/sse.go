@@ -25,7 +25,11 @@ const keepAlive = 15 * time.Second
 func (s *Server) stream(c *gin.Context, kind, topic string, read func(context.Context) (snapshot, error)) {
 	ctx, cancel := context.WithCancel(c.Request.Context())
 	defer cancel()
-	changes, err := s.watch.Watch(ctx, topic) // subscribe before the first read, so no change falls between
+	if _, err := read(ctx); err != nil { // the owner check comes before any subscription
+		writeError(c, err)
+		return
+	}
+	changes, err := s.watch.Watch(ctx, topic) // subscribe before the read that is sent, so no change falls between
 	if err != nil {
 		writeError(c, err)
 		return

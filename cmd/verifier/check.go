@@ -50,9 +50,7 @@ func check(ctx context.Context, getenv config.Getenv, out io.Writer) int {
 			continue
 		}
 		status = 1
-		for _, line := range strings.Split(r.err.Error(), "\n") {
-			fmt.Fprintf(out, "%-22s FAIL: %s\n", r.name, line)
-		}
+		fmt.Fprintf(out, "%-22s FAIL: %s\n", r.name, strings.ReplaceAll(r.err.Error(), "\n", "; "))
 	}
 	return status
 }

@@ -247,3 +247,42 @@ func TestIPAEvents(t *testing.T) {
 	assert.Equal(t, "completed", last["status"])
 	assert.NotNil(t, last["identity"], "the stream ends once the identity summary is known")
 }
+
+// TestIPAStreamEndsWithoutIdentity: a completed notification that names no identity still ends the
+// event stream (the summary says no_identity) instead of keeping it open until the session expires.
+func TestIPAStreamEndsWithoutIdentity(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.createSession()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, h.url+"/api/ipa/sessions/"+c.SessionID+"/events", nil)
+	require.NoError(t, err)
+	resp, err := h.browser.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	events := readEvents(resp)
+	assert.Equal(t, "pending", (<-events)["status"])
+	body := `{"applicationId":"ipa-application","sessionId":"` + c.SessionID + `","timestamp":1733294237.9}`
+	status, err := h.ipa.Deliver(t.Context(), c.SessionID, []byte(body))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNoContent, status)
+	var last map[string]any
+	for e := range events {
+		last = e
+	}
+	require.NotNil(t, last)
+	assert.Equal(t, "completed", last["status"])
+	assert.Equal(t, "no_identity", last["identity"].(map[string]any)["error"])
+}
+
+func TestExpiredQRIsGone(t *testing.T) {
+	h := newHarness(t, nil)
+	h.rs.Lifetime = time.Second
+	c := h.create()
+	status, _, _ := h.do(h.browser, http.MethodGet, c.QRCodeURL, nil, nil)
+	require.Equal(t, http.StatusOK, status)
+	exp, err := time.Parse(time.RFC3339, c.ExpiresAt)
+	require.NoError(t, err)
+	time.Sleep(time.Until(exp) + 50*time.Millisecond)
+	status, body, _ := h.do(h.browser, http.MethodGet, c.QRCodeURL, nil, nil)
+	assert.Equal(t, http.StatusGone, status)
+	assert.Equal(t, "expired", errorCode(t, body))
+}

@@ -215,7 +215,8 @@ func copyPresentation(p *store.Presentation) *store.Presentation {
 	return &c
 }
 
-// Watch implements store.Store.
+// Watch implements store.Store. The watcher's channel is registered directly (no goroutine per watcher) and
+// unregistered, then closed, when ctx ends.
 func (s *Store) Watch(ctx context.Context, topic string) (<-chan struct{}, error) {
 	ch := make(chan struct{}, 1)
 	s.mu.Lock()
@@ -224,30 +225,16 @@ func (s *Store) Watch(ctx context.Context, topic string) (<-chan struct{}, error
 	}
 	s.watchers[topic][ch] = struct{}{}
 	s.mu.Unlock()
-	out := make(chan struct{}, 1)
-	go func() {
-		defer close(out)
-		defer func() {
-			s.mu.Lock()
-			delete(s.watchers[topic], ch)
-			if len(s.watchers[topic]) == 0 {
-				delete(s.watchers, topic)
-			}
-			s.mu.Unlock()
-		}()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-ch:
-				select {
-				case out <- struct{}{}:
-				default:
-				}
-			}
+	context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.watchers[topic], ch)
+		if len(s.watchers[topic]) == 0 {
+			delete(s.watchers, topic)
 		}
-	}()
-	return out, nil
+		close(ch) // under the lock: notifyLocked never sends on a closed channel
+	})
+	return ch, nil
 }
 
 func (s *Store) notifyLocked(topic string) {
