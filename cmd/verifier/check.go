@@ -72,7 +72,11 @@ func descriptorChecks(cfg *config.Config, d *wellknown.Descriptors) []checkResul
 				"set it to the did-configuration.json Entra generated for this domain")})
 	}
 	res, err := wellknown.CheckLinkage(wellknown.Linkage{DIDDocument: d.DIDDocument, Configuration: d.Configuration, PublicURL: public})
-	return append(results, checkResult{name: "domain linkage", ok: fmt.Sprintf("%d linked DID credential(s) verify for %s", res.Valid, res.DID), err: err})
+	ok := fmt.Sprintf("%d linked DID credential(s) verify for %s", res.Valid, res.DID)
+	if len(res.Others) > 0 {
+		ok += "; entries for other DIDs on this domain, not checked: " + strings.Join(res.Others, ", ")
+	}
+	return append(results, checkResult{name: "domain linkage", ok: ok, err: err})
 }
 
 // entraTokenCheck acquires a Request Service token and checks it carries a role that allows presentations.
