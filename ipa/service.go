@@ -2,7 +2,6 @@ package ipa
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -85,7 +84,7 @@ func (s *Service) Get(ctx context.Context, id, ownerHash string) (*store.IPASess
 	if err != nil {
 		return nil, err
 	}
-	if subtle.ConstantTimeCompare([]byte(sess.OwnerHash), []byte(ownerHash)) != 1 {
+	if !store.SameOwner(sess.OwnerHash, ownerHash) {
 		return nil, store.ErrNotFound
 	}
 	return sess, nil

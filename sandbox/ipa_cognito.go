@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"mime"
 	"net/http"
 	"sync"
@@ -73,26 +72,26 @@ func (c *Cognito) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mu.Unlock()
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		ipaWriteJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "invalid_request"})
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "invalid_request"})
 		return
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
-		ipaWriteJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
-		ipaWriteJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
 		return
 	}
 	if r.PostForm.Get("grant_type") != "client_credentials" {
-		ipaWriteJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type"})
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type"})
 		return
 	}
 	idOK := subtle.ConstantTimeCompare([]byte(r.PostForm.Get("client_id")), []byte(c.clientID)) == 1
 	secretOK := subtle.ConstantTimeCompare([]byte(r.PostForm.Get("client_secret")), []byte(c.clientSecret)) == 1
 	if !idOK || !secretOK {
-		ipaWriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
 		return
 	}
 	b := make([]byte, 32)
@@ -109,29 +108,5 @@ func (c *Cognito) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.tokens[token] = now.Add(time.Duration(expiresIn) * time.Second)
 	c.mu.Unlock()
 	w.Header().Set("Cache-Control", "no-store")
-	ipaWriteJSON(w, http.StatusOK, map[string]any{"access_token": token, "expires_in": expiresIn, "token_type": "Bearer"})
-}
-
-// ipaWriteJSON answers status with v as JSON.
-func ipaWriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// ipaNewUUID returns a random (version 4) UUID.
-func ipaNewUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	const hex = "0123456789abcdef"
-	out := make([]byte, 0, 36)
-	for i, x := range b {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			out = append(out, '-')
-		}
-		out = append(out, hex[x>>4], hex[x&0x0f])
-	}
-	return string(out)
+	writeJSON(w, http.StatusOK, map[string]any{"access_token": token, "expires_in": expiresIn, "token_type": "Bearer"})
 }

@@ -40,7 +40,7 @@ func NewGIPS(apiKey string) *GIPS {
 
 // AddIdentity creates an identity with the given status and level of assurance and returns its id (gips-…).
 func (g *GIPS) AddIdentity(status, levelOfAssurance string) string {
-	id := "gips-" + ipaNewUUID()
+	id := "gips-" + newUUID()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.identities[id] = ipaIdentity{status: status, levelOfAssurance: levelOfAssurance, created: time.Now().UTC()}
@@ -95,7 +95,7 @@ func (g *GIPS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if subtle.ConstantTimeCompare([]byte(r.Header.Get("apikey")), []byte(g.apiKey)) != 1 {
-		ipaWriteJSON(w, http.StatusUnauthorized, map[string]any{"code": 401, "message": "Unauthorized"})
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"code": 401, "message": "Unauthorized"})
 		return
 	}
 	g.mux.ServeHTTP(w, r)
@@ -108,12 +108,12 @@ func (g *GIPS) identity(w http.ResponseWriter, r *http.Request) {
 	ident, ok := g.identities[id]
 	g.mu.Unlock()
 	if !ok {
-		ipaWriteJSON(w, http.StatusNotFound, map[string]any{"code": 404, "message": "Identity not found"})
+		writeJSON(w, http.StatusNotFound, map[string]any{"code": 404, "message": "Identity not found"})
 		return
 	}
 	created := ident.created.Format(time.RFC3339)
 	// The attributes are made up: they stand for the personal data a real identity carries.
-	ipaWriteJSON(w, http.StatusOK, map[string]any{
+	writeJSON(w, http.StatusOK, map[string]any{
 		"id":                 id,
 		"status":             ident.status,
 		"levelOfAssurance":   ident.levelOfAssurance,
@@ -139,7 +139,7 @@ func (g *GIPS) proof(w http.ResponseWriter, r *http.Request) {
 	delete(g.identities, id) // IDEMIA discards the transaction once its proof is fetched
 	g.mu.Unlock()
 	if !ok {
-		ipaWriteJSON(w, http.StatusNotFound, map[string]any{"code": 404, "message": "Identity not found"})
+		writeJSON(w, http.StatusNotFound, map[string]any{"code": 404, "message": "Identity not found"})
 		return
 	}
 	w.Header().Set("Content-Type", "application/zip")

@@ -133,7 +133,7 @@ func (p *IPA) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	switch failure {
 	case IPAServerError:
-		ipaWriteJSON(w, http.StatusServiceUnavailable, map[string]string{"message": "Service Unavailable"})
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"message": "Service Unavailable"})
 		return
 	case IPADisconnect:
 		// net/http's sanctioned way to drop the connection without an answer.
@@ -147,12 +147,12 @@ func (p *IPA) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		ipaWriteJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "Method Not Allowed"})
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "Method Not Allowed"})
 		return
 	}
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || !p.cognito.Valid(token) {
-		ipaWriteJSON(w, http.StatusUnauthorized, map[string]string{"message": "Unauthorized"})
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Unauthorized"})
 		return
 	}
 	var req struct {
@@ -160,12 +160,12 @@ func (p *IPA) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		GotoURL     string `json:"gotoUrl"`
 	}
 	if err != nil || json.Unmarshal(body, &req) != nil {
-		ipaWriteJSON(w, http.StatusBadRequest, map[string]string{"message": "Invalid request body"})
+		writeJSON(w, http.StatusBadRequest, map[string]string{"message": "Invalid request body"})
 		return
 	}
-	s := IPASession{ID: ipaNewUUID(), CallbackURL: req.CallbackURL, GotoURL: req.GotoURL, CreatedAt: time.Now()}
+	s := IPASession{ID: newUUID(), CallbackURL: req.CallbackURL, GotoURL: req.GotoURL, CreatedAt: time.Now()}
 	p.mu.Lock()
 	p.sessions[s.ID] = s
 	p.mu.Unlock()
-	ipaWriteJSON(w, http.StatusOK, map[string]string{"sessionId": s.ID})
+	writeJSON(w, http.StatusOK, map[string]string{"sessionId": s.ID})
 }

@@ -5,6 +5,7 @@ package store
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"time"
 )
@@ -174,6 +175,11 @@ type Delivery struct {
 	Attempts    int       `json:"attempts"`
 	NextAttempt time.Time `json:"nextAttempt"`
 	CreatedAt   time.Time `json:"createdAt"`
+}
+
+// SameOwner reports, in constant time, whether a record's owner hash is the reader's.
+func SameOwner(recordOwner, readerOwner string) bool {
+	return subtle.ConstantTimeCompare([]byte(recordOwner), []byte(readerOwner)) == 1
 }
 
 // PresentationTopic names the notifications of one presentation request.

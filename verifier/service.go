@@ -134,7 +134,7 @@ func (s *Service) Get(ctx context.Context, id, ownerHash string) (*store.Present
 	if err != nil {
 		return nil, err
 	}
-	if subtle.ConstantTimeCompare([]byte(p.OwnerHash), []byte(ownerHash)) != 1 {
+	if !store.SameOwner(p.OwnerHash, ownerHash) {
 		return nil, store.ErrNotFound
 	}
 	return p, nil

@@ -62,6 +62,9 @@ func isTimeout(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
 }
 
+// errorCodeKey holds, in the gin context, the code of the error a request was answered with.
+const errorCodeKey = "verifier.error_code"
+
 // writeError is the only place that turns an error into an HTTP answer.
 func writeError(c *gin.Context, err error) {
 	ctx := c.Request.Context()
@@ -84,6 +87,7 @@ func writeError(c *gin.Context, err error) {
 	if e == nil {
 		e = &Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error", Err: err}
 	}
+	c.Set(errorCodeKey, e.Code) // for the access log and metrics
 	switch {
 	case e.Status >= 500:
 		slog.ErrorContext(ctx, "request failed", "status", e.Status, "code", e.Code, "err", e.Err)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
@@ -8,8 +9,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// metrics are the service's Prometheus series, on a registry of their own.
-type metrics struct {
+// Metrics are the service's Prometheus series, on a registry of their own. Create them with NewMetrics
+// before the upstream clients, so their transport can be instrumented (Transport).
+type Metrics struct {
 	registry  *prometheus.Registry
 	requests  *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
@@ -19,10 +21,14 @@ type metrics struct {
 	watchers  *prometheus.GaugeVec
 	// rateLimited counts refused creates by limit ("ip" or "global").
 	rateLimited *prometheus.CounterVec
+	upstream    *prometheus.HistogramVec
+	upstreamErr *prometheus.CounterVec
+	storeErrors prometheus.Counter
 }
 
-func newMetrics() *metrics {
-	m := &metrics{
+// NewMetrics registers every series.
+func NewMetrics() *Metrics {
+	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "verifier_http_requests_total", Help: "HTTP requests by route template, method and status code.",
@@ -46,13 +52,55 @@ func newMetrics() *metrics {
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "verifier_rate_limited_total", Help: "Creates refused by a rate limit (ip or global).",
 		}, []string{"limit"}),
+		upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "verifier_upstream_request_duration_seconds", Help: "Calls to Microsoft, IDEMIA and the result webhook, by service and HTTP status class.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"service", "code"}),
+		upstreamErr: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "verifier_upstream_errors_total", Help: "Upstream calls that failed (no answer, timeout, or a 5xx/429 status), by service.",
+		}, []string{"service"}),
+		storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "verifier_store_errors_total", Help: "Requests that failed because the store was unreachable, and failed readiness checks.",
+		}),
+	}
+	for _, kind := range []string{"presentation", "ipa"} { // export the series before their first event
+		m.watchers.WithLabelValues(kind)
+		m.created.WithLabelValues(kind)
+	}
+	for _, limit := range []string{"ip", "global"} {
+		m.rateLimited.WithLabelValues(limit)
 	}
 	m.registry.MustRegister(m.requests, m.latency, m.created, m.callbacks, m.policy, m.watchers, m.rateLimited,
+		m.upstream, m.upstreamErr, m.storeErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
-func (m *metrics) observe(route, method string, status int, d time.Duration) {
+func (m *Metrics) observe(route, method string, status int, d time.Duration) {
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(route).Observe(d.Seconds())
 }
+
+// Transport instruments base: every call is timed under the service that service names (by URL).
+func (m *Metrics) Transport(base http.RoundTripper, service func(*http.Request) string) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return roundTripper(func(r *http.Request) (*http.Response, error) {
+		start := time.Now()
+		resp, err := base.RoundTrip(r)
+		name, code := service(r), "error"
+		if resp != nil {
+			code = strconv.Itoa(resp.StatusCode/100) + "xx"
+		}
+		m.upstream.WithLabelValues(name, code).Observe(time.Since(start).Seconds())
+		if err != nil || resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+			m.upstreamErr.WithLabelValues(name).Inc()
+		}
+		return resp, err
+	})
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

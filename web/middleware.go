@@ -38,6 +38,9 @@ func (s *Server) accessLog(c *gin.Context) {
 	}
 	status := c.Writer.Status()
 	s.metrics.observe(route, c.Request.Method, status, time.Since(start))
+	if c.GetString(errorCodeKey) == "store_unavailable" {
+		s.metrics.storeErrors.Inc()
+	}
 	level := slog.LevelInfo
 	switch {
 	case route == "/healthz" || route == "/readyz" || route == "/metrics":

@@ -43,6 +43,8 @@ type Options struct {
 	Handoff *Handoff
 	// WellKnown holds the DID descriptors to serve; nil serves none.
 	WellKnown *wellknown.Descriptors
+	// Metrics are the Prometheus series; nil creates them.
+	Metrics *Metrics
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -61,7 +63,7 @@ type Server struct {
 	sandbox       *Sandbox
 	handoff       *Handoff
 	page          pageData // what every page renders
-	metrics       *metrics
+	metrics       *Metrics
 	qr            *qrCache
 	now           func() time.Time
 
@@ -73,11 +75,14 @@ type Server struct {
 func New(opts Options) (*Server, error) {
 	s := &Server{
 		cfg: opts.Config, engine: gin.New(), watch: opts.Store, ping: opts.Store, limits: opts.Store,
-		presentations: opts.Presentations, sessions: opts.Sessions, handoff: opts.Handoff, retrieval: opts.IdentityRetrieval, metrics: newMetrics(), qr: newQRCache(4096),
+		presentations: opts.Presentations, sessions: opts.Sessions, handoff: opts.Handoff, retrieval: opts.IdentityRetrieval, metrics: opts.Metrics, qr: newQRCache(4096),
 		now: opts.Now, shutdown: make(chan struct{}),
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.metrics == nil {
+		s.metrics = NewMetrics()
 	}
 	if u := opts.Config.PublicURL; u != nil {
 		s.origin = normalOrigin(u)
@@ -141,6 +146,7 @@ func (s *Server) ready(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.ping.Ping(ctx); err != nil {
+		s.metrics.storeErrors.Inc()
 		slog.WarnContext(ctx, "not ready: store unreachable", "err", err)
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "store": "unreachable"})
 		return

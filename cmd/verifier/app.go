@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,7 +41,10 @@ func newApplication(ctx context.Context, cfg *config.Config, descriptors *wellkn
 		return nil, err
 	}
 	app := &application{store: st, stop: func() {}}
-	opts := web.Options{Config: cfg, Store: st, WellKnown: descriptors}
+	opts := web.Options{Config: cfg, Store: st, WellKnown: descriptors, Metrics: web.NewMetrics()}
+	instrumented := *outbound
+	instrumented.Transport = opts.Metrics.Transport(outbound.Transport, upstreamName(cfg))
+	outbound = &instrumented
 	if opts.Handoff, app.webhook, err = results(cfg, st, outbound); err != nil {
 		app.Close()
 		return nil, err
@@ -121,6 +126,35 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 		return redisstore.Open(ctx, cfg.RedisURL, redisstore.Options{Prefix: cfg.RedisPrefix})
 	default:
 		return nil, fmt.Errorf("VERIFIER_STORE=%s is not supported by this build", cfg.Store)
+	}
+}
+
+// upstreamName names the service a call goes to, for the upstream metrics.
+func upstreamName(cfg *config.Config) func(*http.Request) string {
+	hostOf := func(raw string) string {
+		if !strings.Contains(raw, "://") { // IDV_URL may be a bare host
+			raw = "https://" + raw
+		}
+		if u, err := url.Parse(raw); err == nil {
+			return strings.ToLower(u.Host)
+		}
+		return ""
+	}
+	names := map[string]string{}
+	for raw, name := range map[string]string{
+		cfg.Result.WebhookURL: "result_webhook", cfg.IPA.IDVURL: "idemia_idv", cfg.IPA.StartURL: "idemia_ipa",
+		cfg.IPA.CreateSessionURL: "idemia_ipa", cfg.IPA.CognitoURL: "idemia_cognito",
+		cfg.Entra.RequestServiceURL: "entra_request_service", cfg.Entra.AuthorityHost: "entra_identity",
+	} {
+		if h := hostOf(raw); h != "" && raw != "" {
+			names[h] = name
+		}
+	}
+	return func(r *http.Request) string {
+		if name, ok := names[strings.ToLower(r.URL.Host)]; ok {
+			return name
+		}
+		return "other"
 	}
 }
 

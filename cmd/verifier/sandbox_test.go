@@ -129,6 +129,29 @@ func TestSandboxJourneys(t *testing.T) {
 	for _, person := range sandbox.People {
 		assert.NotContains(t, p.logs.String(), person.LastName, "claims are never logged")
 	}
+
+	// After the journeys, /metrics shows what operators watch.
+	status, _, metrics := p.call(t, http.MethodGet, "/metrics", nil, nil)
+	require.Equal(t, http.StatusOK, status)
+	for _, series := range []string{
+		`verifier_created_total{kind="presentation"} 5`,
+		`verifier_created_total{kind="ipa"} 3`,
+		`verifier_callbacks_total{kind="entra",outcome="verified"} 1`,
+		`verifier_callbacks_total{kind="entra",outcome="retrieved"} 5`,
+		`verifier_callbacks_total{kind="ipa",outcome="timeout"} 1`,
+		`verifier_presentation_failures_total{reason="credential_revoked"} 1`,
+		`verifier_presentation_failures_total{reason="face_check_failed"} 1`,
+		`verifier_upstream_request_duration_seconds_count{code="2xx",service="entra_request_service"} 5`,
+		`verifier_upstream_request_duration_seconds_count{code="2xx",service="idemia_ipa"} 3`,
+		`verifier_upstream_request_duration_seconds_count{code="2xx",service="entra_identity"}`,
+		`verifier_upstream_request_duration_seconds_count{code="2xx",service="idemia_idv"}`,
+		`verifier_http_requests_total{code="201",method="POST",route="/api/verifier/presentation-requests"} 5`,
+		`verifier_store_errors_total 0`,
+		`verifier_sse_watchers{kind="presentation"} 0`,
+		`verifier_rate_limited_total{limit="ip"} 0`,
+	} {
+		assert.True(t, strings.Contains(metrics, series), "/metrics lacks %s", series)
+	}
 }
 
 func TestSandboxRefusesRealCredentials(t *testing.T) {
