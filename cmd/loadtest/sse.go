@@ -74,7 +74,7 @@ func (p *phase) sse(name string, creator, watched *child, w int) error {
 		return err
 	}
 	const created, retrieved = `"status":"created"`, `"status":"retrieved"`
-	bare, _, err := p.deliver(p.bare, reqs, func(i int) string { return "/sse/" + reqs[i].id },
+	bare, bareMem, err := p.deliver(p.bare, reqs, func(i int) string { return "/sse/" + reqs[i].id },
 		func(ctx context.Context, i int) error {
 			return send(ctx, p.hc, p.bare.base+"/fire/"+reqs[i].id, "", bodiesFor(reqs[i]).retrieved, http.StatusNoContent)
 		}, created, retrieved, "bare stream")
@@ -91,6 +91,7 @@ func (p *phase) sse(name string, creator, watched *child, w int) error {
 	}
 	p.rep.add(row{name: name, ours: ours, bare: bare, conc: w, rate: p.o.rate, delivery: true})
 	p.rep.addMemory(name, "SSE watcher", w, mem[0], mem[1])
+	p.rep.addMemory(name+" — floor: bare net/http stream", "SSE watcher", w, bareMem[0], bareMem[1])
 	return nil
 }
 
