@@ -94,12 +94,14 @@ func (s *Store) RetryDelivery(ctx context.Context, d *store.Delivery) error {
 	return nil
 }
 
+// finishScript removes a delivery and its place in the queue.
+var finishScript = goredis.NewScript(`
+redis.call('DEL', KEYS[2])
+redis.call('ZREM', KEYS[1], ARGV[1])
+return 1`)
+
 // FinishDelivery implements store.Store.
 func (s *Store) FinishDelivery(ctx context.Context, id string) error {
-	_, err := s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		p.Del(ctx, s.keys.delivery(id))
-		p.ZRem(ctx, s.keys.deliveries(), id)
-		return nil
-	})
+	err := finishScript.Run(ctx, s.rdb, []string{s.keys.deliveries(), s.keys.delivery(id)}, id).Err()
 	return wrap(ctx, "finish delivery", err)
 }
