@@ -55,6 +55,7 @@ var _ store.Store = (*Store)(nil)
 // Open connects to the Redis server at url (redis://[user:password@]host:port/db, or rediss:// for TLS) and
 // checks that it answers. An unreachable server gives an error wrapping store.ErrUnavailable.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	useSlog()
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultPrefix
 	}

@@ -1,0 +1,117 @@
+package storetest
+
+import (
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/entra-verifier/entra-verifier/store"
+)
+
+func testAllow(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	key, other := "ip:"+ID(), "ip:"+ID()
+	for i := range 3 {
+		ok, _, err := s.Allow(ctx, key, 3, 400*time.Millisecond)
+		require.NoError(t, err)
+		assert.True(t, ok, "event %d is within the limit", i+1)
+	}
+	ok, retryAfter, err := s.Allow(ctx, key, 3, 400*time.Millisecond)
+	require.NoError(t, err)
+	assert.False(t, ok, "the 4th event in the window is refused")
+	assert.True(t, retryAfter > 0 && retryAfter <= 400*time.Millisecond, "retry after %v", retryAfter)
+	ok, _, err = s.Allow(ctx, other, 3, 400*time.Millisecond)
+	require.NoError(t, err)
+	assert.True(t, ok, "keys are counted apart")
+	time.Sleep(retryAfter + 50*time.Millisecond)
+	ok, _, err = s.Allow(ctx, key, 3, 400*time.Millisecond)
+	require.NoError(t, err)
+	assert.True(t, ok, "a new window starts after the old one ends")
+}
+
+func newDelivery(now time.Time) *store.Delivery {
+	return &store.Delivery{ID: "msg_" + ID(), Body: []byte(`{"type":"presentation.verified"}`), NextAttempt: now, CreatedAt: now}
+}
+
+// claimOwn claims due deliveries until it gets the one with id (suites may share a backend).
+func claimOwn(t *testing.T, s store.Store, id string, now time.Time, lease time.Duration) (*store.Delivery, error) {
+	for range 1000 {
+		d, err := s.ClaimDelivery(t.Context(), now, lease)
+		if err != nil || d.ID == id {
+			return d, err
+		}
+	}
+	t.Fatal("delivery never claimed")
+	return nil, nil
+}
+
+func testDeliveries(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	d := newDelivery(now)
+	d.NextAttempt = now.Add(time.Hour)
+	require.NoError(t, s.EnqueueDelivery(ctx, d))
+	assert.ErrorIs(t, s.EnqueueDelivery(ctx, d), store.ErrConflict)
+
+	due := newDelivery(now)
+	require.NoError(t, s.EnqueueDelivery(ctx, due))
+	got, err := claimOwn(t, s, due.ID, now, time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, due.Body, got.Body)
+	assert.Equal(t, 0, got.Attempts)
+
+	// Leased: nobody else gets it until the lease ends.
+	for {
+		other, err := s.ClaimDelivery(ctx, now.Add(30*time.Second), time.Minute)
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		require.NoError(t, err)
+		require.NotEqual(t, due.ID, other.ID, "a leased delivery was claimed again")
+	}
+	got.Attempts, got.NextAttempt = 1, now.Add(2*time.Minute)
+	require.NoError(t, s.RetryDelivery(ctx, got))
+	again, err := claimOwn(t, s, due.ID, now.Add(2*time.Minute), time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, 1, again.Attempts, "the retry was recorded")
+
+	require.NoError(t, s.FinishDelivery(ctx, due.ID))
+	require.NoError(t, s.FinishDelivery(ctx, d.ID))
+	assert.ErrorIs(t, s.RetryDelivery(ctx, got), store.ErrNotFound)
+	for {
+		left, err := s.ClaimDelivery(ctx, now.Add(2*time.Hour), time.Minute)
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		require.NoError(t, err)
+		require.NotContains(t, []string{d.ID, due.ID}, left.ID, "finished deliveries are gone")
+	}
+}
+
+func testDeliveryRace(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := time.Now().UTC()
+	d := newDelivery(now)
+	require.NoError(t, s.EnqueueDelivery(ctx, d))
+	var mine atomic.Int32
+	wins, errs := race(8, func(int) error {
+		for {
+			got, err := s.ClaimDelivery(ctx, now, time.Minute)
+			if err != nil {
+				return store.ErrConflict // nothing (left) to claim: counts as lost
+			}
+			if got.ID == d.ID {
+				mine.Add(1)
+				return nil
+			}
+		}
+	})
+	require.Empty(t, errs)
+	assert.EqualValues(t, 1, wins)
+	assert.EqualValues(t, 1, mine.Load(), "exactly one replica claims a due delivery")
+	require.NoError(t, s.FinishDelivery(ctx, d.ID))
+}
