@@ -3,6 +3,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -255,8 +256,15 @@ func (v *validator) result(c *Config) {
 		if u, err := url.Parse(r.WebhookURL); err != nil || u.User != nil || !(u.Scheme == "https" && u.Host != "" || u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
 			v.addf("VERIFIER_RESULT_WEBHOOK_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", r.WebhookURL)
 		}
-		if len(r.WebhookSecret) < 16 {
-			v.addf("VERIFIER_RESULT_WEBHOOK_SECRET", "missing or too short: the webhook needs a signing secret (whsec_<base64>, or at least 16 characters)")
+		key := []byte(r.WebhookSecret)
+		if b64, ok := strings.CutPrefix(r.WebhookSecret, "whsec_"); ok {
+			var err error
+			if key, err = base64.StdEncoding.DecodeString(b64); err != nil {
+				v.addf("VERIFIER_RESULT_WEBHOOK_SECRET", "whsec_ secret is not base64")
+			}
+		}
+		if len(key) < 16 {
+			v.addf("VERIFIER_RESULT_WEBHOOK_SECRET", "missing or too short: the webhook needs a signing key of at least 16 bytes (whsec_<base64>, or 16 characters)")
 		}
 	}
 	if r.ReturnURLAllowlist != "" && r.SigningKey == "" && c.Store == "redis" {

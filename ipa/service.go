@@ -30,7 +30,7 @@ type Service struct {
 	publicURL string
 	startURL  string
 	// OnEnd, when set, is called once a session ends (completed, error, timeout), by the replica whose
-	// transition won.
+	// transition won; for a completed session with identity retrieval on, once the summary is recorded.
 	OnEnd func(ctx context.Context, s *store.IPASession)
 	// Now is the clock; tests may replace it before use.
 	Now func() time.Time
@@ -139,11 +139,10 @@ func (s *Service) HandleCallback(ctx context.Context, token string, body io.Read
 		}
 		out.To, out.Changed = sess.Status, true
 		slog.InfoContext(ctx, "IPA session ended", "sessionId", sess.ID, "status", sess.Status)
-		if s.OnEnd != nil {
-			s.OnEnd(ctx, sess)
-		}
 		if s.client.RetrievalEnabled() && sess.Status == store.IPACompleted {
-			s.retrieveLater(sess.ID, cb)
+			s.retrieveLater(sess.ID, cb) // calls OnEnd once the identity summary is recorded
+		} else if s.OnEnd != nil {
+			s.OnEnd(ctx, sess)
 		}
 		return out, nil
 	}
@@ -183,6 +182,9 @@ func (s *Service) retrieveLater(id string, cb *Callback) {
 				slog.ErrorContext(ctx, "could not record the identity summary", "sessionId", id, "err", err)
 			default:
 				slog.InfoContext(ctx, "identity retrieved", "sessionId", id, "proof", sum.Proof, "error", sum.Error)
+			}
+			if s.OnEnd != nil {
+				s.OnEnd(ctx, sess)
 			}
 			return
 		}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"reflect"
 	"regexp"
 	"strings"
 )
@@ -94,9 +95,9 @@ func redact(a slog.Attr) slog.Attr {
 		if err, ok := v.Any().(error); ok {
 			return slog.String(a.Key, scrub(err.Error()))
 		}
-		switch v.Any().(type) {
-		case map[string]any, []any, []byte:
-			return slog.String(a.Key, Redacted) // structured payloads are bodies: never logged
+		switch reflect.ValueOf(v.Any()).Kind() {
+		case reflect.Map, reflect.Slice, reflect.Array, reflect.Struct, reflect.Pointer, reflect.Interface:
+			return slog.String(a.Key, Redacted) // headers, bodies, claims, records: never logged
 		}
 		return slog.String(a.Key, scrub(v.String()))
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -33,6 +35,12 @@ func TestRedaction(t *testing.T) {
 		{"blob in a message", func(l *slog.Logger) { l.Info("decoded " + portrait) }, portrait, "decoded"},
 		{"raw body bytes", func(l *slog.Logger) { l.Info("x", "payload", []byte(`{"firstName":"Megan"}`)) }, "Megan", ""},
 		{"with attrs", func(l *slog.Logger) { l.With("token", jwt).Info("x") }, jwt, ""},
+		{"http header", func(l *slog.Logger) {
+			l.Info("x", "h", http.Header{"Api-Key": {"3C1wU0d4aZlJ2bq9Vf8m8yHk9o1m0iYxZ6m1yB8b5kE"}})
+		}, "3C1wU0d4", ""},
+		{"string map of claims", func(l *slog.Logger) { l.Info("x", "c", map[string]string{"firstName": "Megan"}) }, "Megan", ""},
+		{"form values", func(l *slog.Logger) { l.Info("x", "form", url.Values{"client_secret": {"s3cr3t"}}) }, "s3cr3t", ""},
+		{"struct", func(l *slog.Logger) { l.Info("x", "rec", struct{ Name string }{"Megan"}) }, "Megan", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

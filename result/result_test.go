@@ -18,7 +18,7 @@ import (
 )
 
 func TestAllowlist(t *testing.T) {
-	a, err := result.ParseAllowlist("https://rp.example.com/onboarding/, http://localhost:3000/back")
+	a, err := result.ParseAllowlist("https://rp.example.com/onboarding/, http://localhost:3000/back, https://kiosk.example.com/")
 	require.NoError(t, err)
 	tests := []struct {
 		raw string
@@ -43,6 +43,14 @@ func TestAllowlist(t *testing.T) {
 		{"/onboarding/", false},
 		{"javascript:alert(1)", false},
 		{"https:\\\\evil.example/onboarding/", false},
+		{"https://rp.example.com/onboarding/..;/admin", false},
+		{"https://rp.example.com/onboarding/..%2fadmin", false},
+		{"https://rp.example.com/onboarding/..%5cadmin", false},
+		{"https://rp.example.com/onboarding/./x", false},
+		{"https://rp.example.com/onboarding/x%00", false},
+		{"https://\u212Aiosk.example.com/", false}, // a Kelvin sign folds to "k" in Unicode, not in ASCII
+		{"https://KIOSK.example.com/welcome", true},
+		{"https://rp.example.com/onboarding/x?a=1;b=2", true},
 		{"", false},
 	}
 	for _, tc := range tests {
@@ -93,7 +101,7 @@ func TestTokenVerifiesWithTheJWKS(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, s.Ephemeral)
 	now := time.Now()
-	tok, err := s.Token("https://verifier.example.com", "https://rp.example.com",
+	tok, err := s.Token("https://verifier.example.com", "https://rp.example.com", "https://rp.example.com/onboarding/",
 		result.Data{RequestID: "req-1", Status: "verified", Claims: map[string]any{"firstName": "Megan"}}, now)
 	require.NoError(t, err)
 

@@ -40,22 +40,20 @@ func webURL(u *url.URL) bool {
 }
 
 // Check returns raw parsed when it is an absolute URL with the exact origin of an entry and a path under
-// the entry's path; anything else (another host or scheme, javascript:, //host, a user part, a path
-// elsewhere or climbing out with "..") wraps ErrReturnURL.
+// the entry's path; anything else (another host or scheme, javascript:, //host, a user part, a non-ASCII
+// host, a path elsewhere, or one that could climb out on some server: dot segments, ";", encoded "/", "\\",
+// "." or NUL) wraps ErrReturnURL.
 func (a Allowlist) Check(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
-	if err != nil || !webURL(u) || strings.Contains(raw, "\\") {
+	if err != nil || !webURL(u) || strings.Contains(raw, "\\") || !ascii(u.Host) || unsafePath(u.EscapedPath()) {
 		return nil, fmt.Errorf("%w: %q", ErrReturnURL, raw)
 	}
 	clean := u.EscapedPath()
 	if clean == "" {
 		clean = "/"
 	}
-	if strings.Contains(clean, "/../") || strings.HasSuffix(clean, "/..") || strings.Contains(strings.ToLower(clean), "%2e") {
-		return nil, fmt.Errorf("%w: %q", ErrReturnURL, raw)
-	}
 	for _, e := range a {
-		if u.Scheme != e.Scheme || !strings.EqualFold(u.Host, e.Host) {
+		if u.Scheme != e.Scheme || strings.ToLower(u.Host) != strings.ToLower(e.Host) {
 			continue
 		}
 		prefix := e.EscapedPath()
@@ -66,14 +64,41 @@ func (a Allowlist) Check(raw string) (*url.URL, error) {
 	return nil, fmt.Errorf("%w: %q", ErrReturnURL, raw)
 }
 
+// unsafePath reports a path some server could resolve outside its prefix.
+func unsafePath(escaped string) bool {
+	lower := strings.ToLower(escaped)
+	for _, bad := range []string{";", "%2f", "%5c", "%00", "%2e"} {
+		if strings.Contains(lower, bad) {
+			return true
+		}
+	}
+	for _, seg := range strings.Split(escaped, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 // Origin is the audience of a token for u.
 func Origin(u *url.URL) string { return u.Scheme + "://" + strings.ToLower(u.Host) }
 
-// WithToken returns u with result=token added to its query.
+// WithToken returns u with result=token appended to its query, leaving the relying party's own query as it
+// wrote it.
 func WithToken(u *url.URL, token string) string {
 	c := *u
-	q := c.Query()
-	q.Set("result", token)
-	c.RawQuery = q.Encode()
+	if c.RawQuery != "" {
+		c.RawQuery += "&"
+	}
+	c.RawQuery += "result=" + url.QueryEscape(token)
 	return c.String()
 }

@@ -108,11 +108,12 @@ func newSigner(raw *ecdsa.PrivateKey) (*Signer, error) {
 func (s *Signer) JWKS() []byte { return s.jwks }
 
 // Token signs the result of a finished presentation request for the relying party at audience (the
-// return URL's origin): iss is our public URL, sub the request id, with a short expiry and a fresh jti.
-func (s *Signer) Token(issuer, audience string, d Data, now time.Time) (string, error) {
+// return URL's origin): iss is our public URL, sub the request id, return_to the exact URL the journey was
+// started for (so the relying party can tie it to its own session), a short expiry and a fresh jti.
+func (s *Signer) Token(issuer, audience, returnTo string, d Data, now time.Time) (string, error) {
 	b := jwt.NewBuilder().Issuer(issuer).Audience([]string{audience}).Subject(d.RequestID).
 		IssuedAt(now).NotBefore(now).Expiration(now.Add(TokenLifetime)).JwtID(rand.Text()).
-		Claim("status", d.Status)
+		Claim("status", d.Status).Claim("return_to", returnTo)
 	if d.Reason != "" {
 		b = b.Claim("reason", d.Reason)
 	}

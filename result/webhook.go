@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -113,8 +114,10 @@ func (w *Webhook) deliverOne(ctx context.Context) bool {
 		}
 		return false
 	}
-	d.Attempts++
 	status, err := w.post(ctx, d)
+	if ctx.Err() != nil {
+		return false // shutting down: the attempt did not happen; the lease ends and another replica retries
+	}
 	if err == nil {
 		if err := w.Outbox.FinishDelivery(ctx, d.ID); err != nil {
 			slog.WarnContext(ctx, "result webhook: delivered but could not be marked done (it may be sent again)", "webhook_id", d.ID, "err", err)
@@ -136,7 +139,7 @@ func (w *Webhook) deliverOne(ctx context.Context) bool {
 	return true
 }
 
-// Backoff is the wait after the n-th failed attempt: 1 s, 2 s, 4 s … capped at 5 minutes, ±20 % jitter.
+// Backoff is the wait after the n-th failed attempt: 1 s, 2 s, 4 s … capped at 5 minutes, ±10 % jitter.
 func Backoff(n int) time.Duration {
 	d := min(time.Second<<min(n-1, 9), 5*time.Minute)
 	return d + time.Duration(rand.Int64N(int64(d)/5+1)) - d/10
@@ -155,6 +158,10 @@ func (w *Webhook) post(ctx context.Context, d *store.Delivery) (int, error) {
 	req.Header.Set("webhook-signature", Sign(w.Secret, d.ID, ts, d.Body))
 	resp, err := w.HTTP.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // the URL may hold the receiver's own secret: keep it out of the logs
+		}
 		return 0, err
 	}
 	defer resp.Body.Close()

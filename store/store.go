@@ -47,12 +47,14 @@ type Presentation struct {
 	State     string `json:"state"`
 	OwnerHash string `json:"owner"`
 	URL       string `json:"url"`
-	// ReturnTo is the allow-listed URL the browser goes back to with a result token, if any.
-	ReturnTo string             `json:"returnTo,omitempty"`
-	Status   PresentationStatus `json:"status"`
-	Reason   string             `json:"reason,omitempty"`
-	Detail   string             `json:"detail,omitempty"`
-	Issuer   string             `json:"issuer,omitempty"`
+	// ReturnTo is the allow-listed URL the browser goes back to with a result token, if any; HandedOff says
+	// that token was minted (once only).
+	ReturnTo  string             `json:"returnTo,omitempty"`
+	HandedOff bool               `json:"handedOff,omitempty"`
+	Status    PresentationStatus `json:"status"`
+	Reason    string             `json:"reason,omitempty"`
+	Detail    string             `json:"detail,omitempty"`
+	Issuer    string             `json:"issuer,omitempty"`
 	// Claims are personal data: a store never returns them after ClaimsEnd and deletes them by then.
 	Claims map[string]any `json:"claims,omitempty"`
 	// ClaimsUntil, when set, ends the claims' life before ExpiresAt (see ClaimsEnd).
@@ -150,7 +152,8 @@ type Store interface {
 	// store.Retention after creation whatever its state.
 	EnqueueDelivery(ctx context.Context, d *Delivery) error
 	// ClaimDelivery returns one delivery due at now and leases it until now+lease, so that no other
-	// replica claims it meanwhile; store.ErrNotFound when none is due.
+	// replica claims it meanwhile; it counts the attempt it starts (Attempts+1, stored), so an attempt cut
+	// short by a crash still counts once the lease ends. store.ErrNotFound when none is due.
 	ClaimDelivery(ctx context.Context, now time.Time, lease time.Duration) (*Delivery, error)
 	// RetryDelivery records a failed attempt: d's Attempts and NextAttempt replace the stored ones.
 	RetryDelivery(ctx context.Context, d *Delivery) error

@@ -16,6 +16,9 @@ import (
 	"github.com/entra-verifier/entra-verifier/store"
 )
 
+// ErrHandedOff marks a result that was already handed to the relying party (answered 410).
+var ErrHandedOff = errors.New("result already handed off")
+
 // ErrUnauthorized marks a callback whose api-key is missing or wrong (answered 401).
 var ErrUnauthorized = errors.New("callback api-key missing or wrong")
 
@@ -138,6 +141,32 @@ func (s *Service) Get(ctx context.Context, id, ownerHash string) (*store.Present
 		return nil, store.ErrNotFound
 	}
 	return p, nil
+}
+
+// HandOff marks the finished request id of ownerHash as handed to the relying party and returns it: once
+// only (ErrHandedOff afterwards), and only while its claims are kept, so one verification yields one result.
+func (s *Service) HandOff(ctx context.Context, id, ownerHash string) (*store.Presentation, error) {
+	for range 8 {
+		p, err := s.Get(ctx, id, ownerHash)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case p.HandedOff:
+			return nil, ErrHandedOff
+		case p.Status == store.PresentationVerified && !s.Now().Before(p.ClaimsEnd()):
+			return nil, fmt.Errorf("claims no longer kept: %w", ErrHandedOff)
+		}
+		p.HandedOff = true
+		switch err := s.store.UpdatePresentation(ctx, p); {
+		case errors.Is(err, store.ErrConflict):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("hand off: %w", err)
+		}
+		return p, nil
+	}
+	return nil, fmt.Errorf("hand off: %w", store.ErrConflict)
 }
 
 // Outcome says what a callback did, for metrics and logs.

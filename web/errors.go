@@ -40,6 +40,7 @@ var errorMap = []struct {
 	{store.ErrNotFound, Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such request"}},
 	{verifier.ErrMalformed, Error{Status: http.StatusBadRequest, Code: "malformed", Message: "the body is not a valid callback"}},
 	{verifier.ErrUnauthorized, Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing or wrong api-key"}},
+	{verifier.ErrHandedOff, Error{Status: http.StatusGone, Code: "already_returned", Message: "this result was already handed over; start again"}},
 	{verifier.ErrToken, Error{Status: http.StatusBadGateway, Code: "upstream_error", Message: "Microsoft Entra is not available right now; try again shortly"}},
 	{verifier.ErrUpstream, Error{Status: http.StatusBadGateway, Code: "upstream_error", Message: "Microsoft Entra is not available right now; try again shortly"}},
 	{ipa.ErrMalformed, Error{Status: http.StatusBadRequest, Code: "malformed", Message: "the body is not a valid notification"}},

@@ -4,3 +4,6 @@ import "github.com/gin-gonic/gin"
 
 // Routes lists the engine's routes (method and gin path), for the tests of package web_test.
 func (s *Server) Routes() gin.RoutesInfo { return s.engine.Routes() }
+
+// ClientKey exposes clientKey to the tests of package web_test.
+var ClientKey = clientKey

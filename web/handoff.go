@@ -56,7 +56,7 @@ func (s *Server) returnTo(c *gin.Context) (string, error) {
 	return u.String(), nil
 }
 
-// presentationReturn sends the browser back to the request's return URL with result=<signed token>.
+// presentationReturn sends the browser back to the request's return URL with result=<signed token>, once.
 func (s *Server) presentationReturn(c *gin.Context) {
 	ctx := c.Request.Context()
 	p, err := s.readPresentation(ctx, c)
@@ -76,7 +76,12 @@ func (s *Server) presentationReturn(c *gin.Context) {
 		writeError(c, errReturnTo)
 		return
 	}
-	token, err := s.handoff.Signer.Token(s.cfg.PublicURL.String(), result.Origin(target), s.resultData(ctx, p), s.now())
+	if p, err = s.presentations.HandOff(ctx, p.ID, ownerFromCookie(c)); err != nil {
+		writeError(c, err)
+		return
+	}
+	data := s.resultData(ctx, p)
+	token, err := s.handoff.Signer.Token(s.cfg.PublicURL.String(), result.Origin(target), target.String(), data, s.now())
 	if err != nil {
 		writeError(c, err)
 		return

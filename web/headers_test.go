@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"github.com/entra-verifier/entra-verifier/web"
 )
 
 func serve(t *testing.T, h http.Handler, method, path string, header map[string]string) *httptest.ResponseRecorder {
@@ -68,5 +70,17 @@ func TestCreateCookieAndOrigin(t *testing.T) {
 		for _, attr := range []string{"verifier_session=", "HttpOnly", "SameSite=Lax", "Secure", "Path=/"} {
 			assert.Contains(t, cookie, attr)
 		}
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	for ip, want := range map[string]string{
+		"203.0.113.7":             "203.0.113.7",
+		"::ffff:203.0.113.7":      "203.0.113.7",
+		"2001:db8:1:2:3:4:5:6":    "2001:db8:1:2::/64",
+		"2001:db8:1:2:ffff::9999": "2001:db8:1:2::/64",
+		"not-an-ip":               "not-an-ip",
+	} {
+		assert.Equal(t, want, web.ClientKey(ip), ip)
 	}
 }

@@ -73,6 +73,9 @@ func (fakePresentations) Create(ctx context.Context, owner, returnTo string) (*s
 	p := pRecord
 	return &p, nil
 }
+func (f fakePresentations) HandOff(ctx context.Context, id, owner string) (*store.Presentation, error) {
+	return f.Get(ctx, id, owner)
+}
 func (fakePresentations) Get(ctx context.Context, id, owner string) (*store.Presentation, error) {
 	if notFound(id) {
 		return nil, store.ErrNotFound

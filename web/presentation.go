@@ -17,6 +17,7 @@ import (
 type Presentations interface {
 	Create(ctx context.Context, ownerHash, returnTo string) (*store.Presentation, error)
 	Get(ctx context.Context, id, ownerHash string) (*store.Presentation, error)
+	HandOff(ctx context.Context, id, ownerHash string) (*store.Presentation, error)
 	HandleCallback(ctx context.Context, apiKey string, body []byte) (verifier.Outcome, error)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -25,7 +26,7 @@ func (s *Server) rateLimit(c *gin.Context) {
 	for _, l := range []struct {
 		name, key string
 		rate      config.Rate
-	}{{"ip", "create:ip:" + c.ClientIP(), s.cfg.RateLimitPerIP}, {"global", "create:global", s.cfg.RateLimitGlobal}} {
+	}{{"ip", "create:ip:" + clientKey(c.ClientIP()), s.cfg.RateLimitPerIP}, {"global", "create:global", s.cfg.RateLimitGlobal}} {
 		if l.rate.N <= 0 {
 			continue
 		}
@@ -36,10 +37,25 @@ func (s *Server) rateLimit(c *gin.Context) {
 		}
 		if !ok {
 			s.metrics.rateLimited.WithLabelValues(l.name).Inc()
-			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(retryAfter.Seconds()))))
+			c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(retryAfter.Seconds())))))
 			writeError(c, &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many requests; try again later"})
 			return
 		}
 	}
 	c.Next()
+}
+
+// clientKey is what one client is counted under: its IPv4 address, or its IPv6 /64 (one host commonly holds
+// a whole /64, and could otherwise rotate addresses to escape its limit).
+func clientKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap()
+	if addr.Is4() {
+		return addr.String()
+	}
+	prefix, _ := addr.Prefix(64)
+	return prefix.String()
 }

@@ -141,13 +141,15 @@ func upstreamName(cfg *config.Config) func(*http.Request) string {
 		return ""
 	}
 	names := map[string]string{}
-	for raw, name := range map[string]string{
-		cfg.Result.WebhookURL: "result_webhook", cfg.IPA.IDVURL: "idemia_idv", cfg.IPA.StartURL: "idemia_ipa",
-		cfg.IPA.CreateSessionURL: "idemia_ipa", cfg.IPA.CognitoURL: "idemia_cognito",
-		cfg.Entra.RequestServiceURL: "entra_request_service", cfg.Entra.AuthorityHost: "entra_identity",
+	for _, s := range []struct{ url, name string }{ // the first service named for a host keeps it
+		{cfg.Entra.AuthorityHost, "entra_identity"}, {cfg.Entra.RequestServiceURL, "entra_request_service"},
+		{cfg.IPA.CognitoURL, "idemia_cognito"}, {cfg.IPA.CreateSessionURL, "idemia_ipa"},
+		{cfg.IPA.IDVURL, "idemia_idv"}, {cfg.Result.WebhookURL, "result_webhook"},
 	} {
-		if h := hostOf(raw); h != "" && raw != "" {
-			names[h] = name
+		if h := hostOf(s.url); h != "" && s.url != "" {
+			if _, taken := names[h]; !taken {
+				names[h] = s.name
+			}
 		}
 	}
 	return func(r *http.Request) string {

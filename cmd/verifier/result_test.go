@@ -190,7 +190,31 @@ func TestReturnURLHandOff(t *testing.T) {
 	require.NoError(t, tok.Get("claims", &claims))
 	assert.Equal(t, "Megan", claims["firstName"])
 	assert.NotContains(t, claims, "portrait")
-	var status2 string
+	var status2, returnTo string
 	require.NoError(t, tok.Get("status", &status2))
 	assert.Equal(t, "verified", status2)
+	require.NoError(t, tok.Get("return_to", &returnTo))
+	assert.Equal(t, target, returnTo, "the token names the exact return URL the journey was started for")
+
+	status, answer, _ = h.do(&noRedirect, http.MethodGet, "/api/verifier/presentation-requests/"+c.RequestID+"/return", nil, nil)
+	assert.Equal(t, http.StatusGone, status, "one verification hands over one result")
+	assert.Equal(t, "already_returned", errorCode(t, answer))
+}
+
+// TestResultWebhookForIPA: with VERIFIER_RESULT_WEBHOOK_IPA, a completed session's event carries the level of
+// assurance learnt by identity retrieval.
+func TestResultWebhookForIPA(t *testing.T) {
+	r, env := newReceiver(t, 0)
+	env["VERIFIER_RESULT_WEBHOOK_IPA"] = "true"
+	h := newHarness(t, env)
+	c := h.createSession()
+	status, err := h.ipa.DeliverCallback(t.Context(), c.SessionID, sandbox.IPACompleted)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNoContent, status)
+	require.Eventually(t, func() bool { _, ok := r.snapshot(); return len(ok) == 1 }, 10*time.Second, 50*time.Millisecond)
+	_, accepted := r.snapshot()
+	assert.Equal(t, "ipa.completed", accepted[0]["type"])
+	data := accepted[0]["data"].(map[string]any)
+	assert.Equal(t, c.SessionID, data["sessionId"])
+	assert.Equal(t, sandbox.IPALevelOfAssurance, data["levelOfAssurance"])
 }

@@ -35,6 +35,7 @@ func (s *Store) ClaimDelivery(_ context.Context, now time.Time, lease time.Durat
 	if due == nil {
 		return nil, store.ErrNotFound
 	}
+	due.Attempts++
 	c := *due
 	due.NextAttempt = now.Add(lease)
 	return &c, nil

@@ -5,9 +5,12 @@ import (
 	"time"
 )
 
-// maxWindows bounds the rate-limit counters one process keeps; past it new keys are not counted (the
-// global limit, whose key always exists, still applies), so a flood of client addresses cannot grow memory.
+// maxWindows bounds the rate-limit counters one process keeps; past it, new keys share one overflow
+// window with the same limit, so a flood of client addresses can neither grow memory nor go uncounted.
 const maxWindows = 100_000
+
+// overflowKey counts the keys that find the table full.
+const overflowKey = "\x00overflow"
 
 // window is one fixed rate-limit window.
 type window struct {
@@ -21,10 +24,11 @@ func (s *Store) Allow(_ context.Context, key string, limit int, length time.Dura
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w, ok := s.windows[key]
+	if !ok && len(s.windows) >= maxWindows {
+		key = overflowKey
+		w, ok = s.windows[key]
+	}
 	if !ok || !now.Before(w.ends) {
-		if !ok && len(s.windows) >= maxWindows {
-			return true, 0, nil
-		}
 		w = &window{ends: now.Add(length)}
 		s.windows[key] = w
 	}

@@ -22,7 +22,8 @@ redis.call('SET', KEYS[2], ARGV[1], 'PXAT', ARGV[2])
 redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
 return 1`)
 
-// claimScript leases the earliest due delivery: it moves its score to the lease's end and returns its JSON.
+// claimScript leases the earliest due delivery: it counts the attempt, moves its score to the lease's end and
+// returns its JSON.
 // Ids whose record expired are dropped on the way.
 var claimScript = goredis.NewScript(`
 for _ = 1, 10 do
@@ -30,6 +31,10 @@ for _ = 1, 10 do
   if #ids == 0 then return false end
   local body = redis.call('GET', ARGV[3] .. ids[1])
   if body then
+    local d = cjson.decode(body)
+    d.attempts = (d.attempts or 0) + 1
+    body = cjson.encode(d)
+    redis.call('SET', ARGV[3] .. ids[1], body, 'KEEPTTL')
     redis.call('ZADD', KEYS[1], ARGV[2], ids[1])
     return body
   end

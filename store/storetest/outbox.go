@@ -62,7 +62,7 @@ func testDeliveries(t *testing.T, s store.Store) {
 	got, err := claimOwn(t, s, due.ID, now, time.Minute)
 	require.NoError(t, err)
 	assert.Equal(t, due.Body, got.Body)
-	assert.Equal(t, 0, got.Attempts)
+	assert.Equal(t, 1, got.Attempts, "a claim counts the attempt it starts")
 
 	// Leased: nobody else gets it until the lease ends.
 	for {
@@ -73,11 +73,16 @@ func testDeliveries(t *testing.T, s store.Store) {
 		require.NoError(t, err)
 		require.NotEqual(t, due.ID, other.ID, "a leased delivery was claimed again")
 	}
-	got.Attempts, got.NextAttempt = 1, now.Add(2*time.Minute)
+	got.NextAttempt = now.Add(2 * time.Minute)
 	require.NoError(t, s.RetryDelivery(ctx, got))
 	again, err := claimOwn(t, s, due.ID, now.Add(2*time.Minute), time.Minute)
 	require.NoError(t, err)
-	assert.Equal(t, 1, again.Attempts, "the retry was recorded")
+	assert.Equal(t, 2, again.Attempts, "the retry was recorded and the new attempt counted")
+
+	// A replica that dies mid-attempt never retries or finishes: once its lease ends, another claims it.
+	crashed, err := claimOwn(t, s, due.ID, now.Add(3*time.Minute+time.Second), time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, 3, crashed.Attempts, "the attempt cut short still counts")
 
 	require.NoError(t, s.FinishDelivery(ctx, due.ID))
 	require.NoError(t, s.FinishDelivery(ctx, d.ID))
