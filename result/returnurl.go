@@ -23,7 +23,7 @@ func ParseAllowlist(list string) (Allowlist, error) {
 			continue
 		}
 		u, err := url.Parse(raw)
-		if err != nil || !webURL(u) || u.RawQuery != "" || u.Fragment != "" {
+		if err != nil || !webURL(u) || !ascii(u.Host) || u.RawQuery != "" || u.Fragment != "" {
 			return nil, fmt.Errorf("VERIFIER_RETURN_URL_ALLOWLIST: %q is not an https URL prefix such as https://rp.example.com/onboarding/", raw)
 		}
 		if u.Path == "" {
@@ -53,7 +53,7 @@ func (a Allowlist) Check(raw string) (*url.URL, error) {
 		clean = "/"
 	}
 	for _, e := range a {
-		if u.Scheme != e.Scheme || strings.ToLower(u.Host) != strings.ToLower(e.Host) {
+		if u.Scheme != e.Scheme || !strings.EqualFold(u.Host, e.Host) { // both ASCII: no Unicode folding
 			continue
 		}
 		prefix := e.EscapedPath()
