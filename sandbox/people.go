@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"sync"
 )
 
 // Person is a made-up sandbox identity: the claims IDEMIA's VerifiedIdentity credential would carry.
@@ -14,13 +15,16 @@ type Person struct {
 	FirstName   string
 	LastName    string
 	DateOfBirth string
-	// Portrait is a generated JPEG, base64url encoded as the credential carries it.
-	Portrait string
+	portrait    func() string
 }
+
+// Portrait is the person's generated JPEG, base64url encoded as the credential carries it (drawn on first use,
+// so a binary that never runs the sandbox never draws it).
+func (p Person) Portrait() string { return p.portrait() }
 
 // Claims returns the person's credential claims.
 func (p Person) Claims() map[string]any {
-	return map[string]any{"firstName": p.FirstName, "lastName": p.LastName, "dateOfBirth": p.DateOfBirth, "portrait": p.Portrait}
+	return map[string]any{"firstName": p.FirstName, "lastName": p.LastName, "dateOfBirth": p.DateOfBirth, "portrait": p.Portrait()}
 }
 
 // People are the sandbox identities; none of them exists.
@@ -41,7 +45,8 @@ func PersonByID(id string) Person {
 }
 
 func newPerson(id, first, last, dob string, background, skin color.RGBA) Person {
-	return Person{ID: id, FirstName: first, LastName: last, DateOfBirth: dob, Portrait: portrait(background, skin)}
+	return Person{ID: id, FirstName: first, LastName: last, DateOfBirth: dob,
+		portrait: sync.OnceValue(func() string { return portrait(background, skin) })}
 }
 
 // portrait draws a 240×240 head-and-shoulders silhouette (Face Check wants at least 200×200).

@@ -195,7 +195,7 @@ func (s *Sandbox) portrait(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	b, err := base64.RawURLEncoding.DecodeString(p.Portrait)
+	b, err := base64.RawURLEncoding.DecodeString(p.Portrait())
 	if err != nil {
 		http.Error(w, "bad portrait", http.StatusInternalServerError)
 		return

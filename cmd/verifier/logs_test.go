@@ -59,7 +59,7 @@ func TestLogsHoldNoPersonalDataOrSecrets(t *testing.T) {
 	apiKey := verifier.APIKey([]byte(testSecret), state)
 	code, _ := h.callback("wrong-"+apiKey, `{"requestId":"`+c.RequestID+`","state":"`+state+`","requestStatus":"request_retrieved"}`)
 	require.Equal(t, http.StatusUnauthorized, code)
-	code, _ = h.callback(apiKey, `{"requestId":"`+c.RequestID+`","state":"`+state+`","requestStatus":"presentation_verified","verifiedCredentialsData":"`+person.Portrait+`"}`)
+	code, _ = h.callback(apiKey, `{"requestId":"`+c.RequestID+`","state":"`+state+`","requestStatus":"presentation_verified","verifiedCredentialsData":"`+person.Portrait()+`"}`)
 	require.Equal(t, http.StatusBadRequest, code)
 	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Retrieved()))
 	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(usDID, person.Claims()))))
@@ -67,7 +67,7 @@ func TestLogsHoldNoPersonalDataOrSecrets(t *testing.T) {
 
 	secrets := map[string]string{
 		"first name": person.FirstName, "last name": person.LastName, "date of birth": person.DateOfBirth,
-		"portrait": person.Portrait[:40], "callback secret": testSecret, "api-key": apiKey, "state": state,
+		"portrait": person.Portrait()[:40], "callback secret": testSecret, "api-key": apiKey, "state": state,
 		"Entra client secret": "client-secret", "IDEMIA client secret": "ipa-secret", "GIPS api key": "gips-key",
 		"IPA callback token": strings.TrimPrefix(h.callbackURL(session.SessionID), h.url+"/api/ipa/callback/"),
 	}
