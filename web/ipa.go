@@ -80,19 +80,11 @@ func (s *Server) sessionStatus(c *gin.Context) {
 
 func (s *Server) sessionQR(c *gin.Context) {
 	v, err := s.readSession(c.Request.Context(), c)
-	if err == nil && v.Status == store.IPAExpired {
-		err = errExpired
-	}
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	png, err := s.qr.png("ipa/"+v.ID, v.StartURL)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	c.Data(http.StatusOK, "image/png", png)
+	s.serveQR(c, store.IPATopic(v.ID), v.StartURL, v.Status == store.IPAExpired)
 }
 
 func (s *Server) sessionEvents(c *gin.Context) {

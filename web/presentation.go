@@ -95,19 +95,11 @@ func (s *Server) presentationStatus(c *gin.Context) {
 
 func (s *Server) presentationQR(c *gin.Context) {
 	p, err := s.readPresentation(c.Request.Context(), c)
-	if err == nil && p.Status == store.PresentationExpired {
-		err = errExpired
-	}
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	png, err := s.qr.png("presentation/"+p.ID, p.URL)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	c.Data(http.StatusOK, "image/png", png)
+	s.serveQR(c, store.PresentationTopic(p.ID), p.URL, p.Status == store.PresentationExpired)
 }
 
 func (s *Server) presentationEvents(c *gin.Context) {

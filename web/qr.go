@@ -5,8 +5,10 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"net/http"
 	"sync"
 
+	"github.com/gin-gonic/gin"
 	"github.com/skip2/go-qrcode"
 	"golang.org/x/sync/singleflight"
 )
@@ -22,6 +24,20 @@ type qrCache struct {
 }
 
 func newQRCache(max int) *qrCache { return &qrCache{max: max, pngs: map[string][]byte{}} }
+
+// serveQR answers the QR code of url, rendered once and cached under key; 410 once the record has expired.
+func (s *Server) serveQR(c *gin.Context, key, url string, expired bool) {
+	if expired {
+		writeError(c, errExpired)
+		return
+	}
+	png, err := s.qr.png(key, url)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.Data(http.StatusOK, "image/png", png)
+}
 
 // png returns the PNG of url, cached under key.
 func (q *qrCache) png(key, url string) ([]byte, error) {

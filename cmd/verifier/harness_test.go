@@ -170,23 +170,25 @@ type created struct {
 	ExpiresAt string `json:"expiresAt"`
 }
 
-// create makes a presentation request from the harness browser.
-func (h *harness) create() created {
+// call makes a request as the harness browser, requires the status want, and decodes the JSON answer into out.
+func (h *harness) call(method, path string, want int, out any) {
 	h.t.Helper()
-	status, body, _ := h.do(h.browser, http.MethodPost, "/api/verifier/presentation-requests", nil, nil)
-	require.Equal(h.t, http.StatusCreated, status, string(body))
-	var c created
-	require.NoError(h.t, json.Unmarshal(body, &c))
+	status, body, _ := h.do(h.browser, method, path, nil, nil)
+	require.Equal(h.t, want, status, string(body))
+	require.NoError(h.t, json.Unmarshal(body, out))
+}
+
+// create makes a presentation request from the harness browser.
+func (h *harness) create() (c created) {
+	h.t.Helper()
+	h.call(http.MethodPost, "/api/verifier/presentation-requests", http.StatusCreated, &c)
 	return c
 }
 
 // statusOf reads a request's status through our API as the creating browser.
-func (h *harness) statusOf(id string) map[string]any {
+func (h *harness) statusOf(id string) (v map[string]any) {
 	h.t.Helper()
-	status, body, _ := h.do(h.browser, http.MethodGet, "/api/verifier/presentation-requests/"+id, nil, nil)
-	require.Equal(h.t, http.StatusOK, status, string(body))
-	var v map[string]any
-	require.NoError(h.t, json.Unmarshal(body, &v))
+	h.call(http.MethodGet, "/api/verifier/presentation-requests/"+id, http.StatusOK, &v)
 	return v
 }
 

@@ -20,21 +20,17 @@ type ipaCreated struct {
 	SessionID, StartURL, QRCodeURL, ExpiresAt string
 }
 
-func (h *harness) createSession() ipaCreated {
+// createSession starts an IPA session from the harness browser.
+func (h *harness) createSession() (c ipaCreated) {
 	h.t.Helper()
-	status, body, _ := h.do(h.browser, http.MethodPost, "/api/ipa/sessions", nil, nil)
-	require.Equal(h.t, http.StatusCreated, status, string(body))
-	var c ipaCreated
-	require.NoError(h.t, json.Unmarshal(body, &c))
+	h.call(http.MethodPost, "/api/ipa/sessions", http.StatusCreated, &c)
 	return c
 }
 
-func (h *harness) sessionOf(id string) map[string]any {
+// sessionOf reads a session's status as the creating browser.
+func (h *harness) sessionOf(id string) (v map[string]any) {
 	h.t.Helper()
-	status, body, _ := h.do(h.browser, http.MethodGet, "/api/ipa/sessions/"+id, nil, nil)
-	require.Equal(h.t, http.StatusOK, status, string(body))
-	var v map[string]any
-	require.NoError(h.t, json.Unmarshal(body, &v))
+	h.call(http.MethodGet, "/api/ipa/sessions/"+id, http.StatusOK, &v)
 	return v
 }
 
@@ -228,22 +224,12 @@ func TestIPADownGives502(t *testing.T) {
 func TestIPAEvents(t *testing.T) {
 	h := newHarness(t, nil)
 	c := h.createSession()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, h.url+"/api/ipa/sessions/"+c.SessionID+"/events", nil)
-	require.NoError(t, err)
-	resp, err := h.browser.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	events := readEvents(resp)
-	first := <-events
-	assert.Equal(t, "pending", first["status"])
+	events := h.events(t, "/api/ipa/sessions/"+c.SessionID+"/events")
+	assert.Equal(t, "pending", nextEvent(t, events)["status"])
 	status, err := h.ipa.DeliverCallback(t.Context(), c.SessionID, sandbox.IPACompleted)
 	require.NoError(t, err)
 	require.Equal(t, http.StatusNoContent, status)
-	var last map[string]any
-	for e := range events {
-		last = e
-	}
-	require.NotNil(t, last, "events after the callback")
+	last := lastEvent(t, events)
 	assert.Equal(t, "completed", last["status"])
 	assert.NotNil(t, last["identity"], "the stream ends once the identity summary is known")
 }
@@ -253,22 +239,13 @@ func TestIPAEvents(t *testing.T) {
 func TestIPAStreamEndsWithoutIdentity(t *testing.T) {
 	h := newHarness(t, nil)
 	c := h.createSession()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, h.url+"/api/ipa/sessions/"+c.SessionID+"/events", nil)
-	require.NoError(t, err)
-	resp, err := h.browser.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	events := readEvents(resp)
-	assert.Equal(t, "pending", (<-events)["status"])
+	events := h.events(t, "/api/ipa/sessions/"+c.SessionID+"/events")
+	assert.Equal(t, "pending", nextEvent(t, events)["status"])
 	body := `{"applicationId":"ipa-application","sessionId":"` + c.SessionID + `","timestamp":1733294237.9}`
 	status, err := h.ipa.Deliver(t.Context(), c.SessionID, []byte(body))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusNoContent, status)
-	var last map[string]any
-	for e := range events {
-		last = e
-	}
-	require.NotNil(t, last)
+	last := lastEvent(t, events)
 	assert.Equal(t, "completed", last["status"])
 	assert.Equal(t, "no_identity", last["identity"].(map[string]any)["error"])
 }

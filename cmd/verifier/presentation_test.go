@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"image/png"
@@ -163,63 +162,15 @@ func TestUpstreamFailures(t *testing.T) {
 func TestEventsFollowTheRequest(t *testing.T) {
 	h := newHarness(t, nil)
 	c := h.create()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, h.url+"/api/verifier/presentation-requests/"+c.RequestID+"/events", nil)
-	require.NoError(t, err)
-	resp, err := h.browser.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
-	events := readEvents(resp)
-
-	next := func() map[string]any {
-		select {
-		case e, ok := <-events:
-			require.True(t, ok, "stream ended early")
-			return e
-		case <-time.After(5 * time.Second):
-			t.Fatal("no event within 5s")
-			return nil
-		}
-	}
-	assert.Equal(t, "created", next()["status"])
+	events := h.events(t, "/api/verifier/presentation-requests/"+c.RequestID+"/events")
+	assert.Equal(t, "created", nextEvent(t, events)["status"])
 	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Retrieved()))
-	assert.Equal(t, "retrieved", next()["status"])
+	assert.Equal(t, "retrieved", nextEvent(t, events)["status"])
 	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Retrieved()))
 	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(usDID, person()))))
-	last := next()
+	last := lastEvent(t, events)
 	assert.Equal(t, "verified", last["status"], "a repeated step sends no event")
 	assert.Equal(t, "Bowen", last["claims"].(map[string]any)["lastName"])
-	select {
-	case _, ok := <-events:
-		assert.False(t, ok, "the stream ends after a final status")
-	case <-time.After(5 * time.Second):
-		t.Fatal("stream still open after a final status")
-	}
-}
-
-// readEvents parses `event: status` / `data:` pairs until the stream ends.
-func readEvents(resp *http.Response) <-chan map[string]any {
-	out := make(chan map[string]any, 16)
-	go func() {
-		defer close(out)
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(nil, 8<<20)
-		event := ""
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case strings.HasPrefix(line, "event: "):
-				event = strings.TrimPrefix(line, "event: ")
-			case strings.HasPrefix(line, "data: ") && event == "status":
-				var v map[string]any
-				if json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &v) == nil {
-					out <- v
-				}
-			}
-		}
-	}()
-	return out
 }
 
 func TestQRCode(t *testing.T) {

@@ -124,32 +124,6 @@ func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
 	return nil, errors.New("connection reset by peer (test: the answer was lost)")
 }
 
-// events opens the event stream at path as h's browser, with no client timeout; it is closed when the
-// test ends.
-func (h *harness) events(t *testing.T, path string) <-chan map[string]any {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, h.url+path, nil)
-	require.NoError(t, err)
-	resp, err := (&http.Client{Jar: h.browser.Jar}).Do(req)
-	require.NoError(t, err)
-	t.Cleanup(func() { resp.Body.Close() })
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	return readEvents(resp)
-}
-
-// nextEvent returns the stream's next event, failing when it ends or none comes within 10 s.
-func nextEvent(t *testing.T, events <-chan map[string]any) map[string]any {
-	t.Helper()
-	select {
-	case e, ok := <-events:
-		require.True(t, ok, "the stream ended early")
-		return e
-	case <-time.After(10 * time.Second):
-		t.Fatal("no event within 10s")
-		return nil
-	}
-}
-
 // requireEnded checks that the stream ends, sending nothing more.
 func requireEnded(t *testing.T, events <-chan map[string]any) {
 	t.Helper()
