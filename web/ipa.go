@@ -57,7 +57,12 @@ func (s *Server) createSession(c *gin.Context) {
 }
 
 func (s *Server) readSession(ctx context.Context, c *gin.Context) (*store.IPASession, error) {
-	sess, err := s.sessions.Get(ctx, c.Param("id"), ownerFromCookie(c))
+	return s.session(ctx, c.Param("id"), ownerFromCookie(c))
+}
+
+// session reads IPA session id as seen by the browser whose owner hash is owner.
+func (s *Server) session(ctx context.Context, id, owner string) (*store.IPASession, error) {
+	sess, err := s.sessions.Get(ctx, id, owner)
 	if err != nil {
 		return nil, err
 	}
@@ -88,8 +93,9 @@ func (s *Server) sessionQR(c *gin.Context) {
 }
 
 func (s *Server) sessionEvents(c *gin.Context) {
-	s.stream(c, "ipa", store.IPATopic(c.Param("id")), func(ctx context.Context) (snapshot, error) {
-		v, err := s.readSession(ctx, c)
+	id, owner := c.Param("id"), ownerFromCookie(c) // the stream outlives c
+	s.stream(c, "ipa", store.IPATopic(id), func(ctx context.Context) (snapshot, error) {
+		v, err := s.session(ctx, id, owner)
 		if err != nil {
 			return snapshot{}, err
 		}

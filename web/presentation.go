@@ -70,7 +70,12 @@ func (s *Server) createPresentation(c *gin.Context) {
 }
 
 func (s *Server) readPresentation(ctx context.Context, c *gin.Context) (*store.Presentation, error) {
-	p, err := s.presentations.Get(ctx, c.Param("id"), ownerFromCookie(c))
+	return s.presentation(ctx, c.Param("id"), ownerFromCookie(c))
+}
+
+// presentation reads request id as seen by the browser whose owner hash is owner.
+func (s *Server) presentation(ctx context.Context, id, owner string) (*store.Presentation, error) {
+	p, err := s.presentations.Get(ctx, id, owner)
 	if err != nil {
 		return nil, err
 	}
@@ -103,8 +108,9 @@ func (s *Server) presentationQR(c *gin.Context) {
 }
 
 func (s *Server) presentationEvents(c *gin.Context) {
-	s.stream(c, "presentation", store.PresentationTopic(c.Param("id")), func(ctx context.Context) (snapshot, error) {
-		p, err := s.readPresentation(ctx, c)
+	id, owner := c.Param("id"), ownerFromCookie(c) // the stream outlives c
+	s.stream(c, "presentation", store.PresentationTopic(id), func(ctx context.Context) (snapshot, error) {
+		p, err := s.presentation(ctx, id, owner)
 		if err != nil {
 			return snapshot{}, err
 		}

@@ -1,13 +1,16 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
+	"net"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/entra-verifier/entra-verifier/logging"
 )
 
 // snapshot is one read of a watched record.
@@ -18,80 +21,194 @@ type snapshot struct {
 	expiresAt time.Time // when the record turns expired by itself
 }
 
-const keepAlive = 15 * time.Second
+const (
+	keepAlive = 15 * time.Second
+	// eventWriteTimeout bounds one write to a stream: a client that stops reading loses its stream.
+	eventWriteTimeout = 10 * time.Second
+)
 
 // stream answers Server-Sent Events: `event: status` with the status JSON once on connect and once per
-// change, until a final status, the client leaving, or the server shutting down.
+// change, until a final status, the client leaving, or the server shutting down. read must not use c: on
+// HTTP/1 the stream outlives the handler.
+//
+// An HTTP/1 stream takes its connection over from net/http once the first event is written and is then
+// served by a goroutine of its own holding little more than the socket, so the server's per-connection
+// buffers and the handler's deep stack are freed while the stream waits (see BENCHMARKS.md). A closed client
+// is noticed at the next keep-alive. Other protocols keep the handler's goroutine.
 func (s *Server) stream(c *gin.Context, kind, topic string, read func(context.Context) (snapshot, error)) {
-	ctx, cancel := context.WithCancel(c.Request.Context())
-	defer cancel()
+	// The stream's own context: it may outlive the request's, and carries only the request id for logs.
+	ctx, cancel := context.WithCancel(logging.WithRequestID(context.Background(), logging.RequestID(c.Request.Context())))
 	if _, err := read(ctx); err != nil { // the owner check comes before any subscription
+		cancel()
 		writeError(c, err)
 		return
 	}
 	changes, err := s.watch.Watch(ctx, topic) // subscribe before the read that is sent, so no change falls between
+	var snap snapshot
+	if err == nil {
+		snap, err = read(ctx)
+	}
 	if err != nil {
+		cancel()
 		writeError(c, err)
 		return
 	}
-	snap, err := read(ctx)
-	if err != nil {
-		writeError(c, err)
-		return
-	}
-	s.metrics.watchers.WithLabelValues(kind).Inc()
-	defer s.metrics.watchers.WithLabelValues(kind).Dec()
-
-	w := c.Writer
-	h := w.Header()
+	h := c.Writer.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // let reverse proxies pass events through at once
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
-	w.WriteHeader(http.StatusOK)
-
-	last := ""
-	send := func(snap snapshot) bool {
-		if snap.version == last {
-			return true
+	watchers := s.metrics.watchers.WithLabelValues(kind)
+	watchers.Inc()
+	e := &eventStream{ctx: ctx, cancel: cancel, changes: changes, read: read, shutdown: s.shutdown, ended: watchers.Dec}
+	if conn := hijack(c); conn != nil {
+		e.out = connWriter{conn}
+		if e.open(snap, responseHead(h)) {
+			go e.run()
 		}
-		last = snap.version
-		b, err := json.Marshal(snap.view)
-		if err != nil {
-			return false
-		}
-		if _, err := fmt.Fprintf(w, "event: status\ndata: %s\n\n", b); err != nil {
-			return false
-		}
-		w.Flush()
-		return true
-	}
-	if !send(snap) || snap.final {
 		return
 	}
-	expiry := time.NewTimer(time.Until(snap.expiresAt))
+	stop := context.AfterFunc(c.Request.Context(), cancel) // the client left
+	defer stop()
+	_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Time{})
+	c.Writer.WriteHeader(http.StatusOK)
+	e.out = flushWriter{c.Writer}
+	if e.open(snap, nil) {
+		e.run()
+	}
+}
+
+// eventStream is one open stream: what it sends to, what wakes it, and the last version it sent.
+type eventStream struct {
+	ctx      context.Context
+	cancel   context.CancelFunc
+	out      eventWriter
+	changes  <-chan struct{}
+	read     func(context.Context) (snapshot, error)
+	shutdown <-chan struct{}
+	ended    func() // called once, when the stream ends
+	last     string
+	expiry   time.Time
+}
+
+// eventWriter is where a stream's bytes go: a taken-over connection or net/http's response.
+type eventWriter interface {
+	write(b []byte) error
+	close()
+}
+
+// open writes head (nil when net/http writes it) and the first event; it reports whether the stream goes
+// on, and ends it otherwise.
+func (e *eventStream) open(snap snapshot, head []byte) bool {
+	if e.send(snap, head) && !snap.final {
+		return true
+	}
+	e.end()
+	return false
+}
+
+func (e *eventStream) end() {
+	e.cancel()
+	e.out.close()
+	e.ended()
+}
+
+// run waits for changes, expiry and keep-alives, and sends each new version, until the stream ends.
+func (e *eventStream) run() {
+	defer e.end()
+	expiry := time.NewTimer(time.Until(e.expiry))
 	defer expiry.Stop()
 	ping := time.NewTicker(keepAlive)
 	defer ping.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-e.ctx.Done():
 			return
-		case <-s.shutdown:
+		case <-e.shutdown:
 			return
 		case <-ping.C:
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+			if e.out.write([]byte(": keep-alive\n\n")) != nil {
 				return
 			}
-			w.Flush()
-		case _, ok := <-changes:
+			continue
+		case _, ok := <-e.changes:
 			if !ok {
 				return
 			}
 		case <-expiry.C:
 		}
-		if snap, err = read(ctx); err != nil || !send(snap) || snap.final {
+		snap, err := e.read(e.ctx)
+		if err != nil || !e.send(snap, nil) || snap.final {
 			return
 		}
 	}
 }
+
+// send writes snap as an event after head, unless its version was the last one sent.
+func (e *eventStream) send(snap snapshot, head []byte) bool {
+	e.expiry = snap.expiresAt
+	if snap.version == e.last {
+		return true
+	}
+	e.last = snap.version
+	data, err := json.Marshal(snap.view)
+	if err != nil {
+		return false
+	}
+	b := make([]byte, 0, len(head)+len(data)+24)
+	b = append(append(append(append(b, head...), "event: status\ndata: "...), data...), "\n\n"...)
+	return e.out.write(b) == nil
+}
+
+// hijack takes an HTTP/1 connection over from net/http; nil when the protocol or writer does not allow it.
+func hijack(c *gin.Context) net.Conn {
+	u, ok := c.Writer.(interface{ Unwrap() http.ResponseWriter })
+	if !ok || c.Request.ProtoMajor != 1 {
+		return nil
+	}
+	if _, ok := u.Unwrap().(http.Hijacker); !ok { // gin's Hijack would panic
+		return nil
+	}
+	// Through gin, which then counts the answer as written (a 200 for the access log). The buffered reader
+	// holds nothing an event stream needs: a GET has no body.
+	conn, _, err := c.Writer.Hijack()
+	if err != nil {
+		return nil
+	}
+	return conn
+}
+
+// responseHead is the HTTP/1.1 status line and headers of a stream that net/http no longer writes; the body
+// runs until the connection closes.
+func responseHead(h http.Header) []byte {
+	var b bytes.Buffer
+	b.WriteString("HTTP/1.1 200 OK\r\n")
+	h.Set("Connection", "close")
+	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	_ = h.Write(&b)
+	b.WriteString("\r\n")
+	return b.Bytes()
+}
+
+// connWriter writes to a taken-over connection, each write within eventWriteTimeout.
+type connWriter struct{ conn net.Conn }
+
+func (w connWriter) write(b []byte) error {
+	_ = w.conn.SetWriteDeadline(time.Now().Add(eventWriteTimeout))
+	_, err := w.conn.Write(b)
+	return err
+}
+
+func (w connWriter) close() { _ = w.conn.Close() }
+
+// flushWriter writes through net/http and flushes each event.
+type flushWriter struct{ w gin.ResponseWriter }
+
+func (w flushWriter) write(b []byte) error {
+	if _, err := w.w.Write(b); err != nil {
+		return err
+	}
+	w.w.Flush()
+	return nil
+}
+
+func (flushWriter) close() {}

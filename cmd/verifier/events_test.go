@@ -15,14 +15,24 @@ import (
 // test ends.
 func (h *harness) events(t *testing.T, path string) <-chan map[string]any {
 	t.Helper()
+	return readEvents(h.openEvents(t, path, nil))
+}
+
+// openEvents opens the event stream at path as h's browser with the extra header, and requires a 200
+// event stream.
+func (h *harness) openEvents(t *testing.T, path string, header map[string]string) *http.Response {
+	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, h.url+path, nil)
 	require.NoError(t, err)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
 	resp, err := (&http.Client{Jar: h.browser.Jar}).Do(req)
 	require.NoError(t, err)
 	t.Cleanup(func() { resp.Body.Close() })
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
-	return readEvents(resp)
+	return resp
 }
 
 // nextEvent returns the stream's next event, failing when it ends or none comes within 10 s.

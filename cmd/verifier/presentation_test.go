@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"image/png"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -171,6 +172,72 @@ func TestEventsFollowTheRequest(t *testing.T) {
 	last := lastEvent(t, events)
 	assert.Equal(t, "verified", last["status"], "a repeated step sends no event")
 	assert.Equal(t, "Bowen", last["claims"].(map[string]any)["lastName"])
+}
+
+// TestEventStreamAnswer: a stream, which leaves net/http after its first event, answers the headers every
+// answer carries, is counted while open, and ends (connection closed) after a final status or at shutdown.
+func TestEventStreamAnswer(t *testing.T) {
+	h := newHarness(t, nil)
+	watchers := func() string {
+		_, body, _ := h.do(http.DefaultClient, http.MethodGet, "/metrics", nil, nil)
+		for line := range strings.Lines(string(body)) {
+			if strings.HasPrefix(line, `verifier_sse_watchers{kind="presentation"}`) {
+				return strings.Fields(line)[1]
+			}
+		}
+		return "missing"
+	}
+	c := h.create()
+	resp := h.openEvents(t, "/api/verifier/presentation-requests/"+c.RequestID+"/events", map[string]string{"X-Request-Id": "stream-1"})
+	for k, v := range map[string]string{
+		"X-Request-Id": "stream-1", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+		"Cache-Control": "no-store", "X-Accel-Buffering": "no",
+	} {
+		assert.Equal(t, v, resp.Header.Get(k), k)
+	}
+	events := readEvents(resp)
+	assert.Equal(t, "created", nextEvent(t, events)["status"])
+	assert.Equal(t, "1", watchers())
+	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(usDID, person()))))
+	assert.Equal(t, "verified", lastEvent(t, events)["status"])
+	assert.Eventually(t, func() bool { return watchers() == "0" }, 5*time.Second, 10*time.Millisecond)
+
+	pending := h.create()
+	events = h.events(t, "/api/verifier/presentation-requests/"+pending.RequestID+"/events")
+	assert.Equal(t, "created", nextEvent(t, events)["status"])
+	h.app.server.Close() // what a SIGTERM does
+	select {
+	case _, ok := <-events:
+		assert.False(t, ok, "the stream ends at shutdown, with no other event")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream is still open 10 s after shutdown")
+	}
+}
+
+// TestEventStreamOverHTTP2: where the connection cannot be taken over (HTTP/2 behind a TLS front), the
+// stream is served by net/http itself, with the same events.
+func TestEventStreamOverHTTP2(t *testing.T) {
+	h := newHarness(t, nil)
+	front := httptest.NewUnstartedServer(h.app.server.Handler())
+	front.EnableHTTP2 = true
+	front.StartTLS()
+	t.Cleanup(front.Close)
+	c := h.create()
+	client := front.Client()
+	client.Jar = h.browser.Jar // cookies are per host, not per port
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, front.URL+"/api/verifier/presentation-requests/"+c.RequestID+"/events", nil)
+	require.NoError(t, err)
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	t.Cleanup(func() { resp.Body.Close() })
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, 2, resp.ProtoMajor)
+	events := readEvents(resp)
+	assert.Equal(t, "created", nextEvent(t, events)["status"])
+	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Retrieved()))
+	assert.Equal(t, "retrieved", nextEvent(t, events)["status"])
+	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(usDID, person()))))
+	assert.Equal(t, "verified", lastEvent(t, events)["status"])
 }
 
 func TestQRCode(t *testing.T) {
