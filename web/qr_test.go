@@ -66,8 +66,20 @@ func TestRenderQR(t *testing.T) {
 	}
 }
 
-// BenchmarkQR compares, in one run, go-qrcode's own PNG (BestCompression) with renderQR, and the cache.
+// BenchmarkQR compares, in one run, go-qrcode's own PNG (BestCompression) and its encoder alone (the floor
+// any render with it pays) with renderQR, and the cache.
 func BenchmarkQR(b *testing.B) {
+	b.Run("go-qrcode-encoder", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			code, err := qrcode.New(qrTestURL, qrcode.Medium)
+			if err != nil {
+				b.Fatal(err)
+			}
+			code.DisableBorder = true
+			_ = code.Bitmap()
+		}
+	})
 	b.Run("go-qrcode-PNG", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
