@@ -32,9 +32,9 @@ const (
 // HTTP/1 the stream outlives the handler.
 //
 // An HTTP/1 stream takes its connection over from net/http once the first event is written and is then
-// served by a goroutine of its own holding little more than the socket, so the server's per-connection
-// buffers and the handler's deep stack are freed while the stream waits (see BENCHMARKS.md). A closed client
-// is noticed at the next keep-alive. Other protocols keep the handler's goroutine.
+// served by two small goroutines of its own (one writes events, one notices the client leaving), so the
+// server's per-connection buffers and the handler's deep stack are freed while the stream waits (see
+// BENCHMARKS.md). Other protocols keep the handler's goroutine.
 func (s *Server) stream(c *gin.Context, kind, topic string, read func(context.Context) (snapshot, error)) {
 	// The stream's own context: it may outlive the request's, and carries only the request id for logs.
 	ctx, cancel := context.WithCancel(logging.WithRequestID(context.Background(), logging.RequestID(c.Request.Context())))
@@ -64,6 +64,7 @@ func (s *Server) stream(c *gin.Context, kind, topic string, read func(context.Co
 		e.out = connWriter{conn}
 		if e.open(snap, responseHead(h)) {
 			go e.run()
+			go endWhenClosed(conn, cancel)
 		}
 		return
 	}
@@ -187,6 +188,18 @@ func responseHead(h http.Header) []byte {
 	_ = h.Write(&b)
 	b.WriteString("\r\n")
 	return b.Bytes()
+}
+
+// endWhenClosed calls cancel once conn's reading side ends: the client left, or the stream closed it. What
+// a client sends meanwhile is discarded.
+func endWhenClosed(conn net.Conn, cancel context.CancelFunc) {
+	var b [1]byte
+	for {
+		if _, err := conn.Read(b[:]); err != nil {
+			cancel()
+			return
+		}
+	}
 }
 
 // connWriter writes to a taken-over connection, each write within eventWriteTimeout.

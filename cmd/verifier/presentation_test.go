@@ -175,7 +175,8 @@ func TestEventsFollowTheRequest(t *testing.T) {
 }
 
 // TestEventStreamAnswer: a stream, which leaves net/http after its first event, answers the headers every
-// answer carries, is counted while open, and ends (connection closed) after a final status or at shutdown.
+// answer carries, is counted while open, ends (connection closed) after a final status or at shutdown, and
+// is dropped as soon as its client leaves.
 func TestEventStreamAnswer(t *testing.T) {
 	h := newHarness(t, nil)
 	watchers := func() string {
@@ -203,6 +204,13 @@ func TestEventStreamAnswer(t *testing.T) {
 	assert.Eventually(t, func() bool { return watchers() == "0" }, 5*time.Second, 10*time.Millisecond)
 
 	pending := h.create()
+	leaving := h.openEvents(t, "/api/verifier/presentation-requests/"+pending.RequestID+"/events", nil)
+	assert.Equal(t, "created", nextEvent(t, readEvents(leaving))["status"])
+	assert.Equal(t, "1", watchers())
+	leaving.Body.Close()
+	assert.Eventually(t, func() bool { return watchers() == "0" }, 5*time.Second, 10*time.Millisecond,
+		"a client that leaves is noticed at once, not at the next keep-alive")
+
 	events = h.events(t, "/api/verifier/presentation-requests/"+pending.RequestID+"/events")
 	assert.Equal(t, "created", nextEvent(t, events)["status"])
 	h.app.server.Close() // what a SIGTERM does
