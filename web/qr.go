@@ -1,12 +1,7 @@
 package web
 
 import (
-	"bytes"
-	"image"
-	"image/color"
-	"image/png"
 	"net/http"
-	"runtime"
 	"sync"
 
 	"github.com/gin-gonic/gin"
@@ -77,65 +72,13 @@ const (
 	qrQuietZone = 4
 )
 
-// qrPalette is white then black, so a 1-bit PNG's zero bits are the background.
-var qrPalette = color.Palette{color.White, color.Black}
-
-// qrEncoder favours speed (go-qrcode's own PNG uses BestCompression, which costs more than the QR code itself
-// for a few hundred bytes saved) and reuses its compression buffers across renders.
-var qrEncoder = png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: make(qrBufferPool, runtime.GOMAXPROCS(0))}
-
 // renderQR returns the PNG of url's QR code, encoded by go-qrcode (error correction M, its smallest version
-// and best mask), drawn with a 4-module quiet zone and qrModulePixels per module as a 1-bit paletted image.
+// and best mask), drawn with a qrQuietZone border and qrModulePixels per module as a 1-bit paletted image.
 func renderQR(url string) ([]byte, error) {
 	code, err := qrcode.New(url, qrcode.Medium)
 	if err != nil {
 		return nil, err
 	}
 	code.DisableBorder = true
-	modules := code.Bitmap()
-	size := len(modules)
-	side := (size + 2*qrQuietZone) * qrModulePixels
-	img := image.NewPaletted(image.Rect(0, 0, side, side), qrPalette)
-	for y, row := range modules {
-		top := ((y + qrQuietZone) * qrModulePixels) * img.Stride
-		line := img.Pix[top : top+img.Stride]
-		for x, dark := range row {
-			if dark {
-				left := (x + qrQuietZone) * qrModulePixels
-				for i := range qrModulePixels {
-					line[left+i] = 1
-				}
-			}
-		}
-		for i := 1; i < qrModulePixels; i++ { // a module's other pixel rows repeat its first
-			copy(img.Pix[top+i*img.Stride:], line)
-		}
-	}
-	var buf bytes.Buffer
-	buf.Grow(2048)
-	if err := qrEncoder.Encode(&buf, img); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// qrBufferPool keeps a few of png's compression buffers (about 700 KB each, mostly deflate's tables) between
-// renders. Unlike a sync.Pool it is not emptied by garbage collection, which the encoder's own garbage
-// triggers every few renders: re-allocating and zeroing a buffer cost 0.1–0.15 ms a render (BENCHMARKS.md).
-type qrBufferPool chan *png.EncoderBuffer
-
-func (p qrBufferPool) Get() *png.EncoderBuffer {
-	select {
-	case b := <-p:
-		return b
-	default:
-		return nil
-	}
-}
-
-func (p qrBufferPool) Put(b *png.EncoderBuffer) {
-	select {
-	case p <- b:
-	default:
-	}
+	return qrPNG(code.Bitmap())
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -23,7 +24,9 @@ type snapshot struct {
 
 const (
 	keepAlive = 15 * time.Second
-	// eventWriteTimeout bounds one write to a stream: a client that stops reading loses its stream.
+	// eventWriteTimeout bounds one write to a taken-over stream, so a write never blocks its goroutine for
+	// long (a client that stops reading is mostly bounded by the record's expiry: the socket buffers absorb
+	// a few events and keep-alives).
 	eventWriteTimeout = 10 * time.Second
 )
 
@@ -37,7 +40,10 @@ const (
 // BENCHMARKS.md). Other protocols keep the handler's goroutine.
 func (s *Server) stream(c *gin.Context, kind, topic string, read func(context.Context) (snapshot, error)) {
 	// The stream's own context: it may outlive the request's, and carries only the request id for logs.
+	// Until the connection is taken over, the request ending (the client leaving) ends it too.
 	ctx, cancel := context.WithCancel(logging.WithRequestID(context.Background(), logging.RequestID(c.Request.Context())))
+	clientLeft := context.AfterFunc(c.Request.Context(), cancel)
+	defer clientLeft()
 	if _, err := read(ctx); err != nil { // the owner check comes before any subscription
 		cancel()
 		writeError(c, err)
@@ -61,6 +67,7 @@ func (s *Server) stream(c *gin.Context, kind, topic string, read func(context.Co
 	watchers.Inc()
 	e := &eventStream{ctx: ctx, cancel: cancel, changes: changes, read: read, shutdown: s.shutdown, ended: watchers.Dec}
 	if conn := hijack(c); conn != nil {
+		clientLeft() // net/http ends the request's context once the handler returns: the stream watches conn instead
 		e.out = connWriter{conn}
 		if e.open(snap, responseHead(h)) {
 			go e.run()
@@ -68,8 +75,6 @@ func (s *Server) stream(c *gin.Context, kind, topic string, read func(context.Co
 		}
 		return
 	}
-	stop := context.AfterFunc(c.Request.Context(), cancel) // the client left
-	defer stop()
 	_ = http.NewResponseController(c.Writer).SetWriteDeadline(time.Time{})
 	c.Writer.WriteHeader(http.StatusOK)
 	e.out = flushWriter{c.Writer}
@@ -88,7 +93,7 @@ type eventStream struct {
 	shutdown <-chan struct{}
 	ended    func() // called once, when the stream ends
 	last     string
-	expiry   time.Time
+	expiry   time.Time // of the first snapshot: records do not change their expiry
 }
 
 // eventWriter is where a stream's bytes go: a taken-over connection or net/http's response.
@@ -100,6 +105,7 @@ type eventWriter interface {
 // open writes head (nil when net/http writes it) and the first event; it reports whether the stream goes
 // on, and ends it otherwise.
 func (e *eventStream) open(snap snapshot, head []byte) bool {
+	e.expiry = snap.expiresAt
 	if e.send(snap, head) && !snap.final {
 		return true
 	}
@@ -113,9 +119,15 @@ func (e *eventStream) end() {
 	e.ended()
 }
 
-// run waits for changes, expiry and keep-alives, and sends each new version, until the stream ends.
+// run waits for changes, expiry and keep-alives, and sends each new version, until the stream ends. A panic
+// ends only this stream: on a taken-over connection no middleware recovers it.
 func (e *eventStream) run() {
 	defer e.end()
+	defer func() {
+		if r := recover(); r != nil {
+			slog.ErrorContext(e.ctx, "panic in event stream", "panic", r)
+		}
+	}()
 	expiry := time.NewTimer(time.Until(e.expiry))
 	defer expiry.Stop()
 	ping := time.NewTicker(keepAlive)
@@ -146,7 +158,6 @@ func (e *eventStream) run() {
 
 // send writes snap as an event after head, unless its version was the last one sent.
 func (e *eventStream) send(snap snapshot, head []byte) bool {
-	e.expiry = snap.expiresAt
 	if snap.version == e.last {
 		return true
 	}
@@ -190,16 +201,13 @@ func responseHead(h http.Header) []byte {
 	return b.Bytes()
 }
 
-// endWhenClosed calls cancel once conn's reading side ends: the client left, or the stream closed it. What
-// a client sends meanwhile is discarded.
+// endWhenClosed calls cancel once conn's reading side ends (the client left, or the stream closed it) or the
+// client sends anything: an event stream's client has nothing more to say, and draining what it sends would
+// let it keep a core busy.
 func endWhenClosed(conn net.Conn, cancel context.CancelFunc) {
 	var b [1]byte
-	for {
-		if _, err := conn.Read(b[:]); err != nil {
-			cancel()
-			return
-		}
-	}
+	_, _ = conn.Read(b[:])
+	cancel()
 }
 
 // connWriter writes to a taken-over connection, each write within eventWriteTimeout.

@@ -1,13 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"image/png"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +22,7 @@ import (
 
 	"github.com/entra-verifier/entra-verifier/sandbox"
 	"github.com/entra-verifier/entra-verifier/verifier"
+	"github.com/entra-verifier/entra-verifier/web"
 )
 
 const usDID, euDID = "did:web:us.did.idemia.io", "did:web:eu.did.idemia.io"
@@ -196,6 +203,9 @@ func TestEventStreamAnswer(t *testing.T) {
 	} {
 		assert.Equal(t, v, resp.Header.Get(k), k)
 	}
+	// net/http would have answered chunked on a connection kept alive: these show the connection was taken over.
+	assert.True(t, resp.Close, "Connection: close")
+	assert.Empty(t, resp.TransferEncoding, "no chunked encoding")
 	events := readEvents(resp)
 	assert.Equal(t, "created", nextEvent(t, events)["status"])
 	assert.Equal(t, "1", watchers())
@@ -220,6 +230,43 @@ func TestEventStreamAnswer(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the stream is still open 10 s after shutdown")
 	}
+}
+
+// TestEventStreamEndsWhenTheClientSends: a stream's client has nothing to send after its request; one that
+// does (a pipelined request, junk) has its stream closed rather than drained.
+func TestEventStreamEndsWhenTheClientSends(t *testing.T) {
+	h := newHarness(t, nil)
+	c := h.create()
+	u, err := url.Parse(h.url)
+	require.NoError(t, err)
+	var cookie string
+	for _, ck := range h.browser.Jar.Cookies(u) {
+		if ck.Name == web.CookieName {
+			cookie = ck.Value
+		}
+	}
+	conn, err := net.Dial("tcp", u.Host)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+	_, err = fmt.Fprintf(conn, "GET /api/verifier/presentation-requests/%s/events HTTP/1.1\r\nHost: %s\r\nCookie: %s=%s\r\n\r\n",
+		c.RequestID, u.Host, web.CookieName, cookie)
+	require.NoError(t, err)
+	r := bufio.NewReader(conn)
+	for {
+		line, err := r.ReadString('\n')
+		require.NoError(t, err)
+		if strings.Contains(line, `"status":"created"`) {
+			break
+		}
+	}
+	_, err = conn.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"))
+	require.NoError(t, err)
+	rest, err := io.ReadAll(r) // until the server closes: EOF, or a reset since the rest of what we sent is unread
+	if err != nil {
+		require.ErrorIs(t, err, syscall.ECONNRESET, "the server closes the stream instead of holding it open")
+	}
+	assert.NotContains(t, string(rest), "HTTP/1.1", "the pipelined request is not answered on a stream")
 }
 
 // TestEventStreamOverHTTP2: where the connection cannot be taken over (HTTP/2 behind a TLS front), the
