@@ -15,12 +15,15 @@ import (
 // SessionLifetime is how long an IPA session lives at IDEMIA, and so with us.
 const SessionLifetime = 30 * time.Minute
 
+// recordRetry is the pause before an identity summary is stored again after a store error.
+const recordRetry = time.Second
+
 // Store is the part of store.Store the IPA half uses.
 type Store interface {
 	CreateIPASession(ctx context.Context, s *store.IPASession) error
 	IPASession(ctx context.Context, id string) (*store.IPASession, error)
 	IPASessionByToken(ctx context.Context, tokenHash string) (*store.IPASession, error)
-	UpdateIPASession(ctx context.Context, s *store.IPASession) error
+	UpdateIPASession(ctx context.Context, s *store.IPASession, outbox ...*store.Delivery) error
 }
 
 // Service runs IPA sessions: launch, end-of-process callback, and identity retrieval.
@@ -29,9 +32,10 @@ type Service struct {
 	store     Store
 	publicURL string
 	startURL  string
-	// OnEnd, when set, is called once a session ends (completed, error, timeout), by the replica whose
-	// transition won; for a completed session with identity retrieval on, once the summary is recorded.
-	OnEnd func(ctx context.Context, s *store.IPASession)
+	// EndEvent, when set, returns the result event (nil for none) of a session that ends (completed, error,
+	// timeout), stored in the same step as the update that ends it: its transition, or for a completed
+	// session with identity retrieval on, the recording of the identity summary.
+	EndEvent func(ctx context.Context, s *store.IPASession) *store.Delivery
 	// Now is the clock; tests may replace it before use.
 	Now func() time.Time
 
@@ -128,7 +132,12 @@ func (s *Service) HandleCallback(ctx context.Context, token string, body io.Read
 		if cb.Status == store.IPACompleted {
 			sess.IdentityID, sess.ProofURL = cb.IdentityID, cb.ProofURL
 		}
-		switch err := s.store.UpdateIPASession(ctx, sess); {
+		retrieve := s.client.RetrievalEnabled() && sess.Status == store.IPACompleted
+		var outbox []*store.Delivery
+		if !retrieve {
+			outbox = s.endEvent(ctx, sess)
+		}
+		switch err := s.store.UpdateIPASession(ctx, sess, outbox...); {
 		case errors.Is(err, store.ErrConflict):
 			if sess, err = s.store.IPASession(ctx, sess.ID); err != nil {
 				return Outcome{}, err
@@ -138,11 +147,9 @@ func (s *Service) HandleCallback(ctx context.Context, token string, body io.Read
 			return Outcome{}, fmt.Errorf("update IPA session: %w", err)
 		}
 		out.To, out.Changed = sess.Status, true
-		slog.InfoContext(ctx, "IPA session ended", "sessionId", sess.ID, "status", sess.Status)
-		if s.client.RetrievalEnabled() && sess.Status == store.IPACompleted {
-			s.retrieveLater(sess.ID, cb) // calls OnEnd once the identity summary is recorded
-		} else if s.OnEnd != nil {
-			s.OnEnd(ctx, sess)
+		slog.InfoContext(ctx, "IPA session ended", "sessionId", sess.ID, "status", sess.Status, "result_events", len(outbox))
+		if retrieve {
+			s.retrieveLater(sess.ID, cb) // its update carries the result event
 		}
 		return out, nil
 	}
@@ -168,27 +175,52 @@ func (s *Service) retrieveLater(id string, cb *Callback) {
 		if sum == nil { // a completed callback that names no identity: say so, so readers stop waiting
 			sum = &store.IdentitySummary{Error: "no_identity"}
 		}
-		for range 8 {
-			sess, err := s.store.IPASession(ctx, id)
-			if err != nil {
-				slog.WarnContext(ctx, "identity retrieved for a session that is gone", "sessionId", id, "err", err)
-				return
-			}
-			sess.Identity, sess.UpdatedAt = sum, s.Now().UTC()
-			switch err := s.store.UpdateIPASession(ctx, sess); {
-			case errors.Is(err, store.ErrConflict):
-				continue
-			case err != nil:
-				slog.ErrorContext(ctx, "could not record the identity summary", "sessionId", id, "err", err)
-			default:
-				slog.InfoContext(ctx, "identity retrieved", "sessionId", id, "proof", sum.Proof, "error", sum.Error)
-			}
-			if s.OnEnd != nil {
-				s.OnEnd(ctx, sess)
-			}
+		s.recordIdentity(ctx, id, sum)
+	}()
+}
+
+// recordIdentity stores sum with session id and, in the same step, the session's result event. A lost
+// compare-and-swap is retried at once, a store error after recordRetry, until ctx ends: the proof has been
+// read and IDEMIA discards it, so the summary is not given up at the first hiccup.
+func (s *Service) recordIdentity(ctx context.Context, id string, sum *store.IdentitySummary) {
+	for conflicts := 0; conflicts < 8; {
+		sess, err := s.store.IPASession(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			slog.WarnContext(ctx, "identity retrieved for a session that is gone", "sessionId", id)
 			return
 		}
-	}()
+		if err == nil {
+			sess.Identity, sess.UpdatedAt = sum, s.Now().UTC()
+			outbox := s.endEvent(ctx, sess)
+			if err = s.store.UpdateIPASession(ctx, sess, outbox...); err == nil {
+				slog.InfoContext(ctx, "identity retrieved", "sessionId", id, "proof", sum.Proof, "error", sum.Error,
+					"result_events", len(outbox))
+				return
+			}
+			if errors.Is(err, store.ErrConflict) {
+				conflicts++
+				continue
+			}
+		}
+		select {
+		case <-ctx.Done():
+			slog.ErrorContext(ctx, "could not record the identity summary nor its result event", "sessionId", id, "err", err)
+			return
+		case <-time.After(recordRetry):
+			slog.WarnContext(ctx, "recording the identity summary again after a store error", "sessionId", id, "err", err)
+		}
+	}
+}
+
+// endEvent is EndEvent's delivery for sess, as the outbox of the update that ends it.
+func (s *Service) endEvent(ctx context.Context, sess *store.IPASession) []*store.Delivery {
+	if s.EndEvent == nil {
+		return nil
+	}
+	if d := s.EndEvent(ctx, sess); d != nil {
+		return []*store.Delivery{d}
+	}
+	return nil
 }
 
 // View is a session as the page reads it: expired once past ExpiresAt while still pending.

@@ -25,7 +25,6 @@ import (
 // Outbox is the part of store.Store the webhook uses: pending deliveries survive a restart with Redis,
 // and each is leased to one replica at a time.
 type Outbox interface {
-	EnqueueDelivery(ctx context.Context, d *store.Delivery) error
 	ClaimDelivery(ctx context.Context, now time.Time, lease time.Duration) (*store.Delivery, error)
 	RetryDelivery(ctx context.Context, d *store.Delivery) error
 	FinishDelivery(ctx context.Context, id string) error
@@ -74,19 +73,16 @@ func (w *Webhook) now() time.Time {
 	return time.Now()
 }
 
-// Enqueue stores ev for delivery; it is sent by whichever replica's Run claims it first.
-func (w *Webhook) Enqueue(ctx context.Context, ev Event) error {
+// Delivery returns ev as a delivery due now under a new webhook-id. It is stored in the same step as the
+// transition that caused it (store.Store.UpdatePresentation, UpdateIPASession), so a crash cannot keep one
+// without the other; whichever replica's Run claims it first sends it.
+func (w *Webhook) Delivery(ev Event) (*store.Delivery, error) {
 	body, err := json.Marshal(ev)
 	if err != nil {
-		return fmt.Errorf("encode result event: %w", err)
+		return nil, fmt.Errorf("encode result event: %w", err)
 	}
 	now := w.now().UTC()
-	d := &store.Delivery{ID: "msg_" + cryptorand.Text(), Body: body, NextAttempt: now, CreatedAt: now}
-	if err := w.Outbox.EnqueueDelivery(ctx, d); err != nil {
-		return fmt.Errorf("enqueue result event: %w", err)
-	}
-	slog.InfoContext(ctx, "result event queued", "webhook_id", d.ID, "type", ev.Type)
-	return nil
+	return &store.Delivery{ID: "msg_" + cryptorand.Text(), Body: body, NextAttempt: now, CreatedAt: now}, nil
 }
 
 // Run delivers due events until ctx ends.

@@ -132,8 +132,11 @@ type Store interface {
 	// PresentationByState returns the request created with callback state.
 	PresentationByState(ctx context.Context, state string) (*Presentation, error)
 	// UpdatePresentation replaces the stored request when its Version still equals p.Version (else
-	// ErrConflict), increments p.Version and notifies the request's watchers.
-	UpdatePresentation(ctx context.Context, p *Presentation) error
+	// ErrConflict), increments p.Version, queues outbox's deliveries (new IDs; each due at its NextAttempt,
+	// and dropped store.Retention after its creation whatever its state) in the same atomic step, so that
+	// a transition and the events it causes are stored together or not at all, and notifies the request's
+	// watchers.
+	UpdatePresentation(ctx context.Context, p *Presentation, outbox ...*Delivery) error
 
 	// CreateIPASession stores a new session; ErrConflict when its ID or TokenHash is taken.
 	CreateIPASession(ctx context.Context, s *IPASession) error
@@ -142,15 +145,12 @@ type Store interface {
 	// IPASessionByToken returns the session whose callback token hashes to tokenHash.
 	IPASessionByToken(ctx context.Context, tokenHash string) (*IPASession, error)
 	// UpdateIPASession is UpdatePresentation for IPA sessions.
-	UpdateIPASession(ctx context.Context, s *IPASession) error
+	UpdateIPASession(ctx context.Context, s *IPASession, outbox ...*Delivery) error
 
 	// Watch returns a channel that receives a value after each update of the record named by topic
 	// (see PresentationTopic, IPATopic). Updates may coalesce: readers re-read the record. The channel is
 	// closed when ctx ends.
 	Watch(ctx context.Context, topic string) (<-chan struct{}, error)
-	// EnqueueDelivery stores a pending webhook delivery, due at its NextAttempt; it is dropped
-	// store.Retention after creation whatever its state.
-	EnqueueDelivery(ctx context.Context, d *Delivery) error
 	// ClaimDelivery returns one delivery due at now and leases it until now+lease, so that no other
 	// replica claims it meanwhile; it counts the attempt it starts (Attempts+1, stored), so an attempt cut
 	// short by a crash still counts once the lease ends. store.ErrNotFound when none is due.

@@ -33,7 +33,7 @@ type Store interface {
 	CreatePresentation(ctx context.Context, p *store.Presentation) error
 	Presentation(ctx context.Context, id string) (*store.Presentation, error)
 	PresentationByState(ctx context.Context, state string) (*store.Presentation, error)
-	UpdatePresentation(ctx context.Context, p *store.Presentation) error
+	UpdatePresentation(ctx context.Context, p *store.Presentation, outbox ...*store.Delivery) error
 }
 
 // Creator creates presentation requests at the Request Service (Client in production).
@@ -51,9 +51,10 @@ type Service struct {
 	// ClaimsRetention is how long verified claims stay readable after the verification (never past the
 	// request's expiry): the page reads them at once; 0 keeps them until expiry.
 	ClaimsRetention time.Duration
-	// OnFinal, when set, is called once a request reaches verified or failed, by the replica whose
-	// transition won (the result webhook hangs here).
-	OnFinal func(ctx context.Context, p *store.Presentation)
+	// FinalEvent, when set, returns the result event (nil for none) of a request reaching verified or
+	// failed; it is stored in the same step as the transition, so only once, by the replica whose
+	// transition wins, and never lost to a crash in between (the result webhook hangs here).
+	FinalEvent func(ctx context.Context, p *store.Presentation) *store.Delivery
 	// Now is the clock; tests may replace it before use.
 	Now func() time.Time
 }
@@ -205,17 +206,21 @@ func (s *Service) HandleCallback(ctx context.Context, apiKey string, body []byte
 			return out, nil
 		}
 		p.UpdatedAt = now
-		switch err := s.store.UpdatePresentation(ctx, p); {
+		var outbox []*store.Delivery
+		if p.Status.Final() && s.FinalEvent != nil {
+			if d := s.FinalEvent(ctx, p); d != nil {
+				outbox = append(outbox, d)
+			}
+		}
+		switch err := s.store.UpdatePresentation(ctx, p, outbox...); {
 		case errors.Is(err, store.ErrConflict):
 			continue
 		case err != nil:
 			return Outcome{}, fmt.Errorf("update presentation request: %w", err)
 		}
 		out.To, out.Reason, out.Changed = p.Status, p.Reason, true
-		slog.InfoContext(ctx, "presentation request moved", "requestId", p.ID, "from", out.From, "to", out.To, "reason", out.Reason)
-		if p.Status.Final() && s.OnFinal != nil {
-			s.OnFinal(ctx, p)
-		}
+		slog.InfoContext(ctx, "presentation request moved", "requestId", p.ID, "from", out.From, "to", out.To, "reason", out.Reason,
+			"result_events", len(outbox))
 		return out, nil
 	}
 	return Outcome{}, fmt.Errorf("update presentation request: %w", store.ErrConflict)

@@ -68,8 +68,8 @@ func newApplication(ctx context.Context, cfg *config.Config, descriptors *wellkn
 		opts.Presentations = app.presentations
 		if app.webhook != nil {
 			claims := result.ParseClaims(cfg.Result.Claims)
-			app.presentations.OnFinal = func(ctx context.Context, p *store.Presentation) {
-				app.enqueue(ctx, result.PresentationEvent(p, claims, time.Now()))
+			app.presentations.FinalEvent = func(ctx context.Context, p *store.Presentation) *store.Delivery {
+				return app.event(ctx, result.PresentationEvent(p, claims, time.Now()))
 			}
 		}
 	}
@@ -86,7 +86,9 @@ func newApplication(ctx context.Context, cfg *config.Config, descriptors *wellkn
 		app.ipa = ipa.NewService(client, st, cfg.PublicURL.String(), cfg.IPA.StartURL)
 		opts.Sessions, opts.IdentityRetrieval = app.ipa, client.RetrievalEnabled()
 		if app.webhook != nil && cfg.Result.WebhookIPA {
-			app.ipa.OnEnd = func(ctx context.Context, s *store.IPASession) { app.enqueue(ctx, result.SessionEvent(s, time.Now())) }
+			app.ipa.EndEvent = func(ctx context.Context, s *store.IPASession) *store.Delivery {
+				return app.event(ctx, result.SessionEvent(s, time.Now()))
+			}
 		}
 	}
 	if app.server, err = web.New(opts); err != nil {
@@ -101,11 +103,15 @@ func newApplication(ctx context.Context, cfg *config.Config, descriptors *wellkn
 	return app, nil
 }
 
-// enqueue queues a result event; a failure is logged (the journey itself has succeeded).
-func (a *application) enqueue(ctx context.Context, ev result.Event) {
-	if err := a.webhook.Enqueue(ctx, ev); err != nil {
+// event turns a result event into the delivery stored with its transition; nil (logged) when it cannot be
+// encoded: the journey itself goes on.
+func (a *application) event(ctx context.Context, ev result.Event) *store.Delivery {
+	d, err := a.webhook.Delivery(ev)
+	if err != nil {
 		slog.ErrorContext(ctx, "result event not queued", "type", ev.Type, "err", err)
+		return nil
 	}
+	return d
 }
 
 // Close stops the background workers and releases the application's resources.

@@ -7,21 +7,6 @@ import (
 	"github.com/entra-verifier/entra-verifier/store"
 )
 
-// EnqueueDelivery implements store.Store.
-func (s *Store) EnqueueDelivery(_ context.Context, d *store.Delivery) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.deliveries[d.ID]; ok {
-		return store.ErrConflict
-	}
-	if s.size() >= s.opts.MaxRecords {
-		return store.ErrFull
-	}
-	c := *d
-	s.deliveries[d.ID] = &c
-	return nil
-}
-
 // ClaimDelivery implements store.Store.
 func (s *Store) ClaimDelivery(_ context.Context, now time.Time, lease time.Duration) (*store.Delivery, error) {
 	s.mu.Lock()

@@ -112,9 +112,9 @@ func (s *Store) readPresentation(p *store.Presentation) (*store.Presentation, er
 }
 
 // UpdatePresentation implements store.Store.
-func (s *Store) UpdatePresentation(_ context.Context, p *store.Presentation) error {
+func (s *Store) UpdatePresentation(_ context.Context, p *store.Presentation, outbox ...*store.Delivery) error {
 	return update(s, &s.presentations, p.ID, p, func(cur *store.Presentation) int64 { return cur.Version },
-		func(v *store.Presentation, n int64) { v.Version = n }, store.PresentationTopic(p.ID))
+		func(v *store.Presentation, n int64) { v.Version = n }, store.PresentationTopic(p.ID), outbox)
 }
 
 // CreateIPASession implements store.Store.
@@ -149,9 +149,9 @@ func (s *Store) readSession(v *store.IPASession) (*store.IPASession, error) {
 }
 
 // UpdateIPASession implements store.Store.
-func (s *Store) UpdateIPASession(_ context.Context, sess *store.IPASession) error {
+func (s *Store) UpdateIPASession(_ context.Context, sess *store.IPASession, outbox ...*store.Delivery) error {
 	return update(s, &s.sessions, sess.ID, sess, func(cur *store.IPASession) int64 { return cur.Version },
-		func(v *store.IPASession, n int64) { v.Version = n }, store.IPATopic(sess.ID))
+		func(v *store.IPASession, n int64) { v.Version = n }, store.IPATopic(sess.ID), outbox)
 }
 
 func (s *Store) dropped(created time.Time) bool {
@@ -176,7 +176,10 @@ func create[T any](s *Store, t *table[T], id, key string, v *T) error {
 	return nil
 }
 
-func update[T any](s *Store, t *table[T], id string, v *T, version func(*T) int64, setVersion func(*T, int64), topic string) error {
+// update is the compare-and-swap of a record; outbox's deliveries are stored with it, beyond the record cap
+// (a transition is never refused for its events, and there are at most a few per record).
+func update[T any](s *Store, t *table[T], id string, v *T, version func(*T) int64, setVersion func(*T, int64), topic string,
+	outbox []*store.Delivery) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, ok := t.byID[id]
@@ -188,6 +191,10 @@ func update[T any](s *Store, t *table[T], id string, v *T, version func(*T) int6
 	}
 	setVersion(v, version(v)+1)
 	t.byID[id] = clone(v)
+	for _, d := range outbox {
+		c := *d
+		s.deliveries[d.ID] = &c
+	}
 	s.notifyLocked(topic)
 	return nil
 }

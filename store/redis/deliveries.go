@@ -15,13 +15,6 @@ import (
 // Deliveries are a sorted set of ids scored by their next attempt (unix ms), and one key per delivery
 // holding its JSON, expiring store.Retention after creation.
 
-// enqueueScript stores a delivery unless its id exists; it answers 0 on a conflict.
-var enqueueScript = goredis.NewScript(`
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-redis.call('SET', KEYS[2], ARGV[1], 'PXAT', ARGV[2])
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
-return 1`)
-
 // claimScript leases the earliest due delivery: it counts the attempt, moves its score to the lease's end and
 // returns its JSON.
 // Ids whose record expired are dropped on the way.
@@ -48,23 +41,6 @@ if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('ZREM', KEYS[1], ARGV[3]) 
 redis.call('SET', KEYS[2], ARGV[1], 'KEEPTTL')
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
 return 1`)
-
-// EnqueueDelivery implements store.Store.
-func (s *Store) EnqueueDelivery(ctx context.Context, d *store.Delivery) error {
-	rec, err := json.Marshal(d)
-	if err != nil {
-		return fmt.Errorf("redis store: enqueue delivery: %w", err)
-	}
-	n, err := enqueueScript.Run(ctx, s.rdb, []string{s.keys.deliveries(), s.keys.delivery(d.ID)},
-		rec, unixMilli(d.CreatedAt.Add(store.Retention)), d.NextAttempt.UnixMilli(), d.ID).Int()
-	switch {
-	case err != nil:
-		return wrap(ctx, "enqueue delivery", err)
-	case n == 0:
-		return fmt.Errorf("redis store: enqueue delivery: %w", store.ErrConflict)
-	}
-	return nil
-}
 
 // ClaimDelivery implements store.Store.
 func (s *Store) ClaimDelivery(ctx context.Context, now time.Time, lease time.Duration) (*store.Delivery, error) {

@@ -27,19 +27,25 @@ end
 return 1`)
 
 // updateScript replaces a record when its stored version equals the expected one, keeping the record's
-// expiry, sets or drops its claims, and publishes the change in the same step. It answers 1 on success, 0
-// when the version differs and -1 when the record is missing.
+// expiry, sets or drops its claims, enqueues the deliveries that go with the change, and publishes the change,
+// all in the same step. It answers 1 on success, 0 when the version differs and -1 when the record is missing.
 //
-// KEYS: record[, claims]. ARGV: expected version, new version, record JSON, channel, claims JSON or "",
-// claims end (Unix ms).
+// KEYS: record, delivery queue, claims key or "" (the record has none), then one key per delivery.
+// ARGV: expected version, new version, record JSON, channel, claims JSON or "", claims end (Unix ms), then
+// per delivery: its JSON, its end (Unix ms), its first attempt (Unix ms) and its id.
 var updateScript = goredis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if not cur then return -1 end
 if cjson.decode(cur)['version'] ~= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[3], 'KEEPTTL')
-if KEYS[2] then
-  if ARGV[5] ~= '' then redis.call('SET', KEYS[2], ARGV[5], 'PXAT', ARGV[6])
-  else redis.call('DEL', KEYS[2]) end
+if KEYS[3] ~= '' then
+  if ARGV[5] ~= '' then redis.call('SET', KEYS[3], ARGV[5], 'PXAT', ARGV[6])
+  else redis.call('DEL', KEYS[3]) end
+end
+for i = 4, #KEYS do
+  local a = 7 + (i - 4) * 4
+  redis.call('SET', KEYS[i], ARGV[a], 'PXAT', ARGV[a + 1])
+  redis.call('ZADD', KEYS[2], ARGV[a + 2], ARGV[a + 3])
 end
 redis.call('PUBLISH', ARGV[4], ARGV[2])
 return 1`)
@@ -87,13 +93,14 @@ func (s *Store) PresentationByState(ctx context.Context, state string) (*store.P
 }
 
 // UpdatePresentation implements store.Store.
-func (s *Store) UpdatePresentation(ctx context.Context, p *store.Presentation) error {
+func (s *Store) UpdatePresentation(ctx context.Context, p *store.Presentation, outbox ...*store.Delivery) error {
 	rec, claims, err := encodePresentation(p, p.Version+1)
 	if err != nil {
 		return fmt.Errorf("redis store: update presentation: %w", err)
 	}
-	keys := []string{s.keys.presentation(p.ID), s.keys.claims(p.ID)}
-	if err := s.update(ctx, "update presentation", keys, p.Version, rec, store.PresentationTopic(p.ID), claims, p.ClaimsEnd()); err != nil {
+	err = s.update(ctx, "update presentation", s.keys.presentation(p.ID), s.keys.claims(p.ID), p.Version, rec,
+		store.PresentationTopic(p.ID), claims, p.ClaimsEnd(), outbox)
+	if err != nil {
 		return err
 	}
 	p.Version++
@@ -133,15 +140,15 @@ func (s *Store) IPASessionByToken(ctx context.Context, tokenHash string) (*store
 }
 
 // UpdateIPASession implements store.Store.
-func (s *Store) UpdateIPASession(ctx context.Context, v *store.IPASession) error {
+func (s *Store) UpdateIPASession(ctx context.Context, v *store.IPASession, outbox ...*store.Delivery) error {
 	next := *v
 	next.Version++
 	rec, err := json.Marshal(&next)
 	if err != nil {
 		return fmt.Errorf("redis store: update ipa session: %w", err)
 	}
-	keys := []string{s.keys.session(v.ID)}
-	if err := s.update(ctx, "update ipa session", keys, v.Version, rec, store.IPATopic(v.ID), nil, time.Time{}); err != nil {
+	err = s.update(ctx, "update ipa session", s.keys.session(v.ID), "", v.Version, rec, store.IPATopic(v.ID), nil, time.Time{}, outbox)
+	if err != nil {
 		return err
 	}
 	v.Version++
@@ -160,9 +167,21 @@ func (s *Store) create(ctx context.Context, op string, keys []string, rec []byte
 	return nil
 }
 
-// update runs updateScript, publishing on topic's channel.
-func (s *Store) update(ctx context.Context, op string, keys []string, version int64, rec []byte, topic string, claims []byte, claimsAt time.Time) error {
-	n, err := updateScript.Run(ctx, s.rdb, keys, version, version+1, rec, s.keys.channel(topic), claims, unixMilli(claimsAt)).Int()
+// update runs updateScript on record (with its claims key, "" for none), publishing on topic's channel and
+// enqueueing outbox.
+func (s *Store) update(ctx context.Context, op, record, claimsKey string, version int64, rec []byte, topic string,
+	claims []byte, claimsAt time.Time, outbox []*store.Delivery) error {
+	keys := []string{record, s.keys.deliveries(), claimsKey}
+	args := []any{version, version + 1, rec, s.keys.channel(topic), claims, unixMilli(claimsAt)}
+	for _, d := range outbox {
+		body, err := json.Marshal(d)
+		if err != nil {
+			return fmt.Errorf("redis store: %s: encode delivery: %w", op, err)
+		}
+		keys = append(keys, s.keys.delivery(d.ID))
+		args = append(args, body, unixMilli(d.CreatedAt.Add(store.Retention)), d.NextAttempt.UnixMilli(), d.ID)
+	}
+	n, err := updateScript.Run(ctx, s.rdb, keys, args...).Int()
 	switch {
 	case err != nil:
 		return wrap(ctx, op, err)

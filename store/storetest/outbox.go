@@ -37,6 +37,15 @@ func newDelivery(now time.Time) *store.Delivery {
 	return &store.Delivery{ID: "msg_" + ID(), Body: []byte(`{"type":"presentation.verified"}`), NextAttempt: now, CreatedAt: now}
 }
 
+// enqueue queues d the way the services do: with the transition of a record.
+func enqueue(t *testing.T, s store.Store, d *store.Delivery) {
+	t.Helper()
+	p := NewPresentation(time.Hour)
+	require.NoError(t, s.CreatePresentation(t.Context(), p))
+	p.Status = store.PresentationVerified
+	require.NoError(t, s.UpdatePresentation(t.Context(), p, d))
+}
+
 // claimOwn claims due deliveries until it gets the one with id (suites may share a backend).
 func claimOwn(t *testing.T, s store.Store, id string, now time.Time, lease time.Duration) (*store.Delivery, error) {
 	for range 1000 {
@@ -54,11 +63,10 @@ func testDeliveries(t *testing.T, s store.Store) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	d := newDelivery(now)
 	d.NextAttempt = now.Add(time.Hour)
-	require.NoError(t, s.EnqueueDelivery(ctx, d))
-	assert.ErrorIs(t, s.EnqueueDelivery(ctx, d), store.ErrConflict)
+	enqueue(t, s, d)
 
 	due := newDelivery(now)
-	require.NoError(t, s.EnqueueDelivery(ctx, due))
+	enqueue(t, s, due)
 	got, err := claimOwn(t, s, due.ID, now, time.Minute)
 	require.NoError(t, err)
 	assert.Equal(t, due.Body, got.Body)
@@ -101,7 +109,7 @@ func testDeliveryRace(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	now := time.Now().UTC()
 	d := newDelivery(now)
-	require.NoError(t, s.EnqueueDelivery(ctx, d))
+	enqueue(t, s, d)
 	var mine atomic.Int32
 	wins, errs := race(8, func(int) error {
 		for {
@@ -119,4 +127,46 @@ func testDeliveryRace(t *testing.T, s store.Store) {
 	assert.EqualValues(t, 1, wins)
 	assert.EqualValues(t, 1, mine.Load(), "exactly one replica claims a due delivery")
 	require.NoError(t, s.FinishDelivery(ctx, d.ID))
+}
+
+// testUpdateOutbox: a record update stores the deliveries given with it when it wins, and none when it loses
+// its compare-and-swap, for both kinds of record.
+func testUpdateOutbox(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	p := NewPresentation(time.Hour)
+	require.NoError(t, s.CreatePresentation(ctx, p))
+	v := NewIPASession(time.Hour)
+	require.NoError(t, s.CreateIPASession(ctx, v))
+	stalePresentation, staleSession := *p, *v
+
+	won, otherWon := newDelivery(now), newDelivery(now)
+	p.Status = store.PresentationVerified
+	require.NoError(t, s.UpdatePresentation(ctx, p, won))
+	v.Status = store.IPACompleted
+	require.NoError(t, s.UpdateIPASession(ctx, v, otherWon))
+	lost, otherLost := newDelivery(now), newDelivery(now)
+	stalePresentation.Status, staleSession.Status = store.PresentationFailed, store.IPAError
+	require.ErrorIs(t, s.UpdatePresentation(ctx, &stalePresentation, lost), store.ErrConflict)
+	require.ErrorIs(t, s.UpdateIPASession(ctx, &staleSession, otherLost), store.ErrConflict)
+
+	queued := map[string]*store.Delivery{}
+	for {
+		d, err := s.ClaimDelivery(ctx, now, time.Hour)
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		require.NoError(t, err)
+		queued[d.ID] = d
+	}
+	for _, d := range []*store.Delivery{won, otherWon} {
+		require.Contains(t, queued, d.ID, "the winning update's delivery is queued")
+		assert.Equal(t, d.Body, queued[d.ID].Body)
+	}
+	for _, d := range []*store.Delivery{lost, otherLost} {
+		assert.NotContains(t, queued, d.ID, "a losing update queues nothing")
+	}
+	got, err := s.Presentation(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, store.PresentationVerified, got.Status)
 }

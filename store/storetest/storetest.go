@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RateLimitWindow", testAllow},
 		{"DeliveriesLeaseRetryFinish", testDeliveries},
 		{"DeliveryClaimedByOneReplica", testDeliveryRace},
+		{"UpdateStoresItsDeliveriesOrNone", testUpdateOutbox},
 		{"Ping", func(t *testing.T, s store.Store) { require.NoError(t, s.Ping(t.Context())) }},
 	}
 	for _, tc := range tests {
