@@ -14,46 +14,64 @@ import (
 	"github.com/entra-verifier/entra-verifier/store/memory"
 )
 
-// flakyStore fails its first UpdateIPASession calls as an unreachable store does.
+// flakyStore fails its first UpdateIPASession calls as an unreachable store does: before writing, or after
+// writing (the answer is lost).
 type flakyStore struct {
 	*memory.Store
-	failures atomic.Int32
+	failures   atomic.Int32
+	afterWrite bool
 }
 
 func (f *flakyStore) UpdateIPASession(ctx context.Context, s *store.IPASession, outbox ...*store.Delivery) error {
-	if f.failures.Add(-1) >= 0 {
-		return fmt.Errorf("flaky store: %w", store.ErrUnavailable)
+	if f.failures.Add(-1) < 0 {
+		return f.Store.UpdateIPASession(ctx, s, outbox...)
 	}
-	return f.Store.UpdateIPASession(ctx, s, outbox...)
+	if f.afterWrite {
+		if err := f.Store.UpdateIPASession(ctx, s, outbox...); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("flaky store: %w", store.ErrUnavailable)
 }
 
 // TestRecordIdentityOutlastsAStoreError: the identity summary, read once from IDEMIA, is recorded with its
 // result event after a store error instead of being dropped; the event goes only with the successful update.
 func TestRecordIdentityOutlastsAStoreError(t *testing.T) {
-	mem := memory.New(memory.Options{})
-	t.Cleanup(func() { mem.Close() })
-	st := &flakyStore{Store: mem}
-	st.failures.Store(1)
-	now := time.Now().UTC()
-	sess := &store.IPASession{ID: "s1", TokenHash: "h1", Status: store.IPACompleted, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	require.NoError(t, mem.CreateIPASession(t.Context(), sess))
-	var events []*store.Delivery
-	svc := &Service{store: st, Now: time.Now, EndEvent: func(_ context.Context, s *store.IPASession) *store.Delivery {
-		d := &store.Delivery{ID: fmt.Sprintf("msg_%d", len(events)), Body: []byte(s.ID), NextAttempt: now, CreatedAt: now}
-		events = append(events, d)
-		return d
-	}}
+	for _, tc := range []struct {
+		name       string
+		afterWrite bool
+		wantEvent  int // index of the prepared event that is queued
+	}{
+		{"error before the write", false, 1},
+		{"answer lost after the write", true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := memory.New(memory.Options{})
+			t.Cleanup(func() { mem.Close() })
+			st := &flakyStore{Store: mem, afterWrite: tc.afterWrite}
+			st.failures.Store(1)
+			now := time.Now().UTC()
+			sess := &store.IPASession{ID: "s1", TokenHash: "h1", Status: store.IPACompleted, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
+			require.NoError(t, mem.CreateIPASession(t.Context(), sess))
+			var events []*store.Delivery
+			svc := &Service{store: st, Now: time.Now, EndEvent: func(_ context.Context, s *store.IPASession) *store.Delivery {
+				d := &store.Delivery{ID: fmt.Sprintf("msg_%d", len(events)), Body: []byte(s.ID), NextAttempt: now, CreatedAt: now}
+				events = append(events, d)
+				return d
+			}}
 
-	svc.recordIdentity(t.Context(), sess.ID, &store.IdentitySummary{Proof: "fetched"})
+			svc.recordIdentity(t.Context(), sess.ID, &store.IdentitySummary{Proof: "fetched"})
 
-	got, err := mem.IPASession(t.Context(), sess.ID)
-	require.NoError(t, err)
-	require.NotNil(t, got.Identity, "the summary was recorded after the store error")
-	assert.Equal(t, "fetched", got.Identity.Proof)
-	require.Len(t, events, 2, "one event prepared per attempt")
-	d, err := mem.ClaimDelivery(t.Context(), now, time.Minute)
-	require.NoError(t, err)
-	assert.Equal(t, events[1].ID, d.ID, "the event queued is the one of the update that succeeded")
-	_, err = mem.ClaimDelivery(t.Context(), now, time.Minute)
-	assert.ErrorIs(t, err, store.ErrNotFound, "and only that one")
+			got, err := mem.IPASession(t.Context(), sess.ID)
+			require.NoError(t, err)
+			require.NotNil(t, got.Identity, "the summary is recorded despite the store error")
+			assert.Equal(t, "fetched", got.Identity.Proof)
+			assert.Equal(t, int64(1), got.Version, "written once")
+			d, err := mem.ClaimDelivery(t.Context(), now, time.Minute)
+			require.NoError(t, err)
+			assert.Equal(t, events[tc.wantEvent].ID, d.ID, "the event queued is the one of the write that happened")
+			_, err = mem.ClaimDelivery(t.Context(), now, time.Minute)
+			assert.ErrorIs(t, err, store.ErrNotFound, "and only that one")
+		})
+	}
 }

@@ -15,8 +15,12 @@ import (
 // SessionLifetime is how long an IPA session lives at IDEMIA, and so with us.
 const SessionLifetime = 30 * time.Minute
 
-// recordRetry is the pause before an identity summary is stored again after a store error.
-const recordRetry = time.Second
+const (
+	// recordRetry is the pause before an identity summary is stored again after a store error.
+	recordRetry = time.Second
+	// recordWindow bounds the attempts to store an identity summary once it has been retrieved.
+	recordWindow = 30 * time.Second
+)
 
 // Store is the part of store.Store the IPA half uses.
 type Store interface {
@@ -147,7 +151,7 @@ func (s *Service) HandleCallback(ctx context.Context, token string, body io.Read
 			return Outcome{}, fmt.Errorf("update IPA session: %w", err)
 		}
 		out.To, out.Changed = sess.Status, true
-		slog.InfoContext(ctx, "IPA session ended", "sessionId", sess.ID, "status", sess.Status, "result_events", len(outbox))
+		slog.InfoContext(ctx, "IPA session ended", "sessionId", sess.ID, "status", sess.Status, "webhook_id", store.DeliveryIDs(outbox))
 		if retrieve {
 			s.retrieveLater(sess.ID, cb) // its update carries the result event
 		}
@@ -175,31 +179,36 @@ func (s *Service) retrieveLater(id string, cb *Callback) {
 		if sum == nil { // a completed callback that names no identity: say so, so readers stop waiting
 			sum = &store.IdentitySummary{Error: "no_identity"}
 		}
+		ctx, cancel = context.WithTimeout(s.ctx, recordWindow) // a slow IDEMIA leaves the recording its own time
+		defer cancel()
 		s.recordIdentity(ctx, id, sum)
 	}()
 }
 
 // recordIdentity stores sum with session id and, in the same step, the session's result event. A lost
 // compare-and-swap is retried at once, a store error after recordRetry, until ctx ends: the proof has been
-// read and IDEMIA discards it, so the summary is not given up at the first hiccup.
+// read and IDEMIA discards it, so the summary is not given up at the first hiccup. A session that already
+// has a summary (an earlier write whose answer was lost) is left as it is, so the event is queued once.
 func (s *Service) recordIdentity(ctx context.Context, id string, sum *store.IdentitySummary) {
 	for conflicts := 0; conflicts < 8; {
 		sess, err := s.store.IPASession(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
 			slog.WarnContext(ctx, "identity retrieved for a session that is gone", "sessionId", id)
 			return
-		}
-		if err == nil {
+		case err == nil && sess.Identity != nil:
+			return
+		case err == nil:
 			sess.Identity, sess.UpdatedAt = sum, s.Now().UTC()
 			outbox := s.endEvent(ctx, sess)
 			if err = s.store.UpdateIPASession(ctx, sess, outbox...); err == nil {
 				slog.InfoContext(ctx, "identity retrieved", "sessionId", id, "proof", sum.Proof, "error", sum.Error,
-					"result_events", len(outbox))
+					"webhook_id", store.DeliveryIDs(outbox))
 				return
 			}
-			if errors.Is(err, store.ErrConflict) {
+			if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 				conflicts++
-				continue
+				continue // re-read: it moved, or is gone
 			}
 		}
 		select {
@@ -210,6 +219,7 @@ func (s *Service) recordIdentity(ctx context.Context, id string, sum *store.Iden
 			slog.WarnContext(ctx, "recording the identity summary again after a store error", "sessionId", id, "err", err)
 		}
 	}
+	slog.ErrorContext(ctx, "identity summary not recorded: the session kept changing", "sessionId", id)
 }
 
 // endEvent is EndEvent's delivery for sess, as the outbox of the update that ends it.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -178,6 +179,15 @@ type Delivery struct {
 	Attempts    int       `json:"attempts"`
 	NextAttempt time.Time `json:"nextAttempt"`
 	CreatedAt   time.Time `json:"createdAt"`
+}
+
+// DeliveryIDs joins the IDs (webhook-ids) of ds for a log line; "" for none.
+func DeliveryIDs(ds []*Delivery) string {
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+	}
+	return strings.Join(ids, ",")
 }
 
 // SameOwner reports, in constant time, whether a record's owner hash is the reader's.

@@ -220,7 +220,7 @@ func (s *Service) HandleCallback(ctx context.Context, apiKey string, body []byte
 		}
 		out.To, out.Reason, out.Changed = p.Status, p.Reason, true
 		slog.InfoContext(ctx, "presentation request moved", "requestId", p.ID, "from", out.From, "to", out.To, "reason", out.Reason,
-			"result_events", len(outbox))
+			"webhook_id", store.DeliveryIDs(outbox))
 		return out, nil
 	}
 	return Outcome{}, fmt.Errorf("update presentation request: %w", store.ErrConflict)

@@ -217,4 +217,14 @@ func TestResultWebhookForIPA(t *testing.T) {
 	data := accepted[0]["data"].(map[string]any)
 	assert.Equal(t, c.SessionID, data["sessionId"])
 	assert.Equal(t, sandbox.IPALevelOfAssurance, data["levelOfAssurance"])
+
+	// An ended session with nothing to retrieve carries its event with the transition itself.
+	failed := h.createSession()
+	status, err = h.ipa.DeliverCallback(t.Context(), failed.SessionID, sandbox.IPAError)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNoContent, status)
+	require.Eventually(t, func() bool { _, ok := r.snapshot(); return len(ok) == 2 }, 10*time.Second, 50*time.Millisecond)
+	_, accepted = r.snapshot()
+	assert.Equal(t, "ipa.error", accepted[1]["type"])
+	assert.Equal(t, failed.SessionID, accepted[1]["data"].(map[string]any)["sessionId"])
 }

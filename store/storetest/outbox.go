@@ -140,9 +140,10 @@ func testUpdateOutbox(t *testing.T, s store.Store) {
 	require.NoError(t, s.CreateIPASession(ctx, v))
 	stalePresentation, staleSession := *p, *v
 
-	won, otherWon := newDelivery(now), newDelivery(now)
+	won, later, otherWon := newDelivery(now), newDelivery(now), newDelivery(now)
+	later.NextAttempt = now.Add(10 * time.Minute)
 	p.Status = store.PresentationVerified
-	require.NoError(t, s.UpdatePresentation(ctx, p, won))
+	require.NoError(t, s.UpdatePresentation(ctx, p, won, later))
 	v.Status = store.IPACompleted
 	require.NoError(t, s.UpdateIPASession(ctx, v, otherWon))
 	lost, otherLost := newDelivery(now), newDelivery(now)
@@ -166,7 +167,11 @@ func testUpdateOutbox(t *testing.T, s store.Store) {
 	for _, d := range []*store.Delivery{lost, otherLost} {
 		assert.NotContains(t, queued, d.ID, "a losing update queues nothing")
 	}
-	got, err := s.Presentation(ctx, p.ID)
+	assert.NotContains(t, queued, later.ID, "a delivery is due at its NextAttempt, not before")
+	got, err := claimOwn(t, s, later.ID, later.NextAttempt, time.Hour)
+	require.NoError(t, err, "every delivery of an update is queued")
+	assert.Equal(t, later.Body, got.Body)
+	stored, err := s.Presentation(ctx, p.ID)
 	require.NoError(t, err)
-	assert.Equal(t, store.PresentationVerified, got.Status)
+	assert.Equal(t, store.PresentationVerified, stored.Status)
 }
