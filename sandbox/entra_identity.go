@@ -4,7 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -124,11 +126,7 @@ func (p *IdentityPlatform) TokenCalls() int {
 func (p *IdentityPlatform) Tokens() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make([]string, 0, len(p.issued))
-	for t := range p.issued {
-		out = append(out, t)
-	}
-	return out
+	return slices.Collect(maps.Keys(p.issued))
 }
 
 // TokenRoles returns the roles of a token this platform issued, and whether it did issue it.

@@ -4,8 +4,10 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"maps"
 	"mime"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 )
@@ -46,11 +48,7 @@ func (c *Cognito) TokenRequests() int {
 func (c *Cognito) Tokens() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]string, 0, len(c.tokens))
-	for t := range c.tokens {
-		out = append(out, t)
-	}
-	return out
+	return slices.Collect(maps.Keys(c.tokens))
 }
 
 // Valid reports whether token was issued by c and has not expired.

@@ -59,7 +59,7 @@ func (s *Server) returnTo(c *gin.Context) (string, error) {
 // presentationReturn sends the browser back to the request's return URL with result=<signed token>, once.
 func (s *Server) presentationReturn(c *gin.Context) {
 	ctx := c.Request.Context()
-	p, err := s.readPresentation(ctx, c)
+	p, err := s.readPresentation(c)
 	if err == nil && (p.ReturnTo == "" || s.handoff == nil) {
 		err = store.ErrNotFound
 	}

@@ -56,8 +56,9 @@ func (s *Server) createSession(c *gin.Context) {
 	})
 }
 
-func (s *Server) readSession(ctx context.Context, c *gin.Context) (*store.IPASession, error) {
-	return s.session(ctx, c.Param("id"), ownerFromCookie(c))
+// readSession reads the session named in c's path as c's browser sees it.
+func (s *Server) readSession(c *gin.Context) (*store.IPASession, error) {
+	return s.session(c.Request.Context(), c.Param("id"), ownerFromCookie(c))
 }
 
 // session reads IPA session id as seen by the browser whose owner hash is owner.
@@ -75,7 +76,7 @@ func sessionJSON(v *store.IPASession) sessionStatus {
 }
 
 func (s *Server) sessionStatus(c *gin.Context) {
-	v, err := s.readSession(c.Request.Context(), c)
+	v, err := s.readSession(c)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -84,7 +85,7 @@ func (s *Server) sessionStatus(c *gin.Context) {
 }
 
 func (s *Server) sessionQR(c *gin.Context) {
-	v, err := s.readSession(c.Request.Context(), c)
+	v, err := s.readSession(c)
 	if err != nil {
 		writeError(c, err)
 		return

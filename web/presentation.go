@@ -69,8 +69,9 @@ func (s *Server) createPresentation(c *gin.Context) {
 	})
 }
 
-func (s *Server) readPresentation(ctx context.Context, c *gin.Context) (*store.Presentation, error) {
-	return s.presentation(ctx, c.Param("id"), ownerFromCookie(c))
+// readPresentation reads the request named in c's path as c's browser sees it.
+func (s *Server) readPresentation(c *gin.Context) (*store.Presentation, error) {
+	return s.presentation(c.Request.Context(), c.Param("id"), ownerFromCookie(c))
 }
 
 // presentation reads request id as seen by the browser whose owner hash is owner.
@@ -90,7 +91,7 @@ func presentationJSON(p *store.Presentation) presentationStatus {
 }
 
 func (s *Server) presentationStatus(c *gin.Context) {
-	p, err := s.readPresentation(c.Request.Context(), c)
+	p, err := s.readPresentation(c)
 	if err != nil {
 		writeError(c, err)
 		return
@@ -99,7 +100,7 @@ func (s *Server) presentationStatus(c *gin.Context) {
 }
 
 func (s *Server) presentationQR(c *gin.Context) {
-	p, err := s.readPresentation(c.Request.Context(), c)
+	p, err := s.readPresentation(c)
 	if err != nil {
 		writeError(c, err)
 		return

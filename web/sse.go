@@ -30,6 +30,9 @@ const (
 	eventWriteTimeout = 10 * time.Second
 )
 
+// keepAliveComment is what a stream sends every keepAlive: a comment, which EventSource ignores.
+var keepAliveComment = []byte(": keep-alive\n\n")
+
 // stream answers Server-Sent Events: `event: status` with the status JSON once on connect and once per
 // change, until a final status, the client leaving, or the server shutting down. read must not use c: on
 // HTTP/1 the stream outlives the handler.
@@ -139,7 +142,7 @@ func (e *eventStream) run() {
 		case <-e.shutdown:
 			return
 		case <-ping.C:
-			if e.out.write([]byte(": keep-alive\n\n")) != nil {
+			if e.out.write(keepAliveComment) != nil {
 				return
 			}
 			continue

@@ -27,6 +27,14 @@ func (h *harness) createSession() (c ipaCreated) {
 	return c
 }
 
+// endSession delivers IDEMIA's end-of-process callback for session id (through its fake) and requires our 204.
+func (h *harness) endSession(id string, outcome sandbox.IPAOutcome) {
+	h.t.Helper()
+	status, err := h.ipa.DeliverCallback(h.t.Context(), id, outcome)
+	require.NoError(h.t, err)
+	require.Equal(h.t, http.StatusNoContent, status)
+}
+
 // sessionOf reads a session's status as the creating browser.
 func (h *harness) sessionOf(id string) (v map[string]any) {
 	h.t.Helper()
@@ -226,9 +234,7 @@ func TestIPAEvents(t *testing.T) {
 	c := h.createSession()
 	events := h.events(t, "/api/ipa/sessions/"+c.SessionID+"/events")
 	assert.Equal(t, "pending", nextEvent(t, events)["status"])
-	status, err := h.ipa.DeliverCallback(t.Context(), c.SessionID, sandbox.IPACompleted)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusNoContent, status)
+	h.endSession(c.SessionID, sandbox.IPACompleted)
 	last := lastEvent(t, events)
 	assert.Equal(t, "completed", last["status"])
 	assert.NotNil(t, last["identity"], "the stream ends once the identity summary is known")

@@ -47,9 +47,7 @@ func TestLogsHoldNoPersonalDataOrSecrets(t *testing.T) {
 	h := newHarness(t, nil)
 	person := sandbox.People[2]
 	session := h.createSession()
-	status, err := h.ipa.DeliverCallback(t.Context(), session.SessionID, sandbox.IPACompleted)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusNoContent, status)
+	h.endSession(session.SessionID, sandbox.IPACompleted)
 	require.Eventually(t, func() bool { return h.sessionOf(session.SessionID)["identity"] != nil }, 5*time.Second, 20*time.Millisecond)
 
 	c := h.create()

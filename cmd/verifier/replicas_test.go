@@ -176,9 +176,7 @@ func TestReplicasShareIPASessions(t *testing.T) {
 	events := a.events(t, "/api/ipa/sessions/"+c.SessionID+"/events")
 	assert.Equal(t, "pending", nextEvent(t, events)["status"])
 
-	status, err := a.ipa.DeliverCallback(t.Context(), c.SessionID, sandbox.IPACompleted)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusNoContent, status)
+	a.endSession(c.SessionID, sandbox.IPACompleted)
 	var seen []string
 	var last map[string]any
 	for e := range events {

@@ -208,9 +208,7 @@ func TestResultWebhookForIPA(t *testing.T) {
 	env["VERIFIER_RESULT_WEBHOOK_IPA"] = "true"
 	h := newHarness(t, env)
 	c := h.createSession()
-	status, err := h.ipa.DeliverCallback(t.Context(), c.SessionID, sandbox.IPACompleted)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusNoContent, status)
+	h.endSession(c.SessionID, sandbox.IPACompleted)
 	require.Eventually(t, func() bool { _, ok := r.snapshot(); return len(ok) == 1 }, 10*time.Second, 50*time.Millisecond)
 	_, accepted := r.snapshot()
 	assert.Equal(t, "ipa.completed", accepted[0]["type"])
@@ -220,9 +218,7 @@ func TestResultWebhookForIPA(t *testing.T) {
 
 	// An ended session with nothing to retrieve carries its event with the transition itself.
 	failed := h.createSession()
-	status, err = h.ipa.DeliverCallback(t.Context(), failed.SessionID, sandbox.IPAError)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusNoContent, status)
+	h.endSession(failed.SessionID, sandbox.IPAError)
 	require.Eventually(t, func() bool { _, ok := r.snapshot(); return len(ok) == 2 }, 10*time.Second, 50*time.Millisecond)
 	_, accepted = r.snapshot()
 	assert.Equal(t, "ipa.error", accepted[1]["type"])
