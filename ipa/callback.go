@@ -5,14 +5,14 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"time"
 
 	"github.com/entra-verifier/entra-verifier/store"
 )
 
-// MaxCallbackBytes bounds the body of an end-of-process notification (the documented one is under 1 KiB).
+// MaxCallbackBytes bounds the body of an end-of-process notification (the documented one is under 1 KiB);
+// the HTTP layer answers 413 beyond it.
 const MaxCallbackBytes = 64 << 10
 
 // Limits on the free-form fields of a callback, so nothing unbounded reaches the store.
@@ -36,16 +36,9 @@ type Callback struct {
 	Timestamp time.Time
 }
 
-// DecodeCallback reads at most MaxCallbackBytes from r and decodes the notification. Any body that is not
-// the documented notification gives an error wrapping ErrMalformed.
-func DecodeCallback(r io.Reader) (*Callback, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxCallbackBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: read body: %w", ErrMalformed, err)
-	}
-	if len(data) > MaxCallbackBytes {
-		return nil, fmt.Errorf("%w: body larger than %d bytes", ErrMalformed, MaxCallbackBytes)
-	}
+// DecodeCallback decodes the notification body data. Any body that is not the documented notification gives
+// an error wrapping ErrMalformed.
+func DecodeCallback(data []byte) (*Callback, error) {
 	var raw struct {
 		ApplicationID string   `json:"applicationId"`
 		IdentityID    string   `json:"identityId"`

@@ -1,7 +1,6 @@
 package ipa
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,7 +21,7 @@ func FuzzDecodeCallback(f *testing.F) {
 	}
 	f.Add([]byte(`{"applicationId":"a","sessionId":"BA7CE9DC-C182-4907-875C-CE1942239099","timestamp":1e9,"status":null}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		cb, err := DecodeCallback(bytes.NewReader(body))
+		cb, err := DecodeCallback(body)
 		if err != nil {
 			return
 		}

@@ -2,6 +2,7 @@ package ipa_test
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -37,7 +38,12 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}
-	cb, err := ipa.DecodeCallback(r.Body)
+	body, err := io.ReadAll(io.LimitReader(r.Body, ipa.MaxCallbackBytes))
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	cb, err := ipa.DecodeCallback(body)
 	switch {
 	case errors.Is(err, ipa.ErrMalformed):
 		w.WriteHeader(http.StatusBadRequest)

@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/entra-verifier/entra-verifier/config"
+	"github.com/entra-verifier/entra-verifier/routes"
 	"github.com/entra-verifier/entra-verifier/store"
 )
 
@@ -27,21 +28,42 @@ type Store interface {
 	CreateIPASession(ctx context.Context, s *store.IPASession) error
 	IPASession(ctx context.Context, id string) (*store.IPASession, error)
 	IPASessionByToken(ctx context.Context, tokenHash string) (*store.IPASession, error)
-	UpdateIPASession(ctx context.Context, s *store.IPASession, outbox ...*store.Delivery) error
+	UpdateIPASession(ctx context.Context, id string, fn store.IPAUpdater) (*store.IPASession, error)
+}
+
+// IDEMIA is what the service needs of IDEMIA's platforms (Client in production).
+type IDEMIA interface {
+	CreateSession(ctx context.Context, callbackURL, gotoURL string) (string, error)
+	CheckCallback(cb *Callback, s *store.IPASession) error
+	RetrievalEnabled() bool
+	Retrieve(ctx context.Context, cb *Callback) *store.IdentitySummary
+}
+
+// Events turns a session that ended (completed, error, timeout) into its result event (result.Events in
+// production), stored in the same step as the update that ends it: its transition or, for a completed
+// session with identity retrieval on, the recording of the identity summary.
+type Events interface {
+	SessionEnded(s *store.IPASession) (*store.Delivery, error)
+}
+
+// Options are a Service's settings and dependencies.
+type Options struct {
+	Config *config.Config
+	IDEMIA IDEMIA
+	Store  Store
+	// Events, when set, gives the result event of each session that ends.
+	Events Events
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // Service runs IPA sessions: launch, end-of-process callback, and identity retrieval.
 type Service struct {
-	client    *Client
-	store     Store
-	publicURL string
-	startURL  string
-	// EndEvent, when set, returns the result event (nil for none) of a session that ends (completed, error,
-	// timeout), stored in the same step as the update that ends it: its transition, or for a completed
-	// session with identity retrieval on, the recording of the identity summary.
-	EndEvent func(ctx context.Context, s *store.IPASession) *store.Delivery
-	// Now is the clock; tests may replace it before use.
-	Now func() time.Time
+	cfg    *config.Config
+	idemia IDEMIA
+	store  Store
+	events Events
+	now    func() time.Time
 
 	ctx    context.Context // background retrievals; cancelled by Close
 	cancel context.CancelFunc
@@ -49,10 +71,14 @@ type Service struct {
 	wg     sync.WaitGroup
 }
 
-// NewService returns a Service; publicURL is VERIFIER_PUBLIC_URL (no trailing slash), startURL IPA_START_URL.
-func NewService(client *Client, st Store, publicURL, startURL string) *Service {
+// NewService returns a Service for o; Close ends its background work.
+func NewService(o Options) *Service {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Service{client: client, store: st, publicURL: publicURL, startURL: startURL, Now: time.Now, ctx: ctx, cancel: cancel}
+	s := &Service{cfg: o.Config, idemia: o.IDEMIA, store: o.Store, events: o.Events, now: o.Now, ctx: ctx, cancel: cancel}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
 }
 
 // Close stops background identity retrievals and waits for them; none starts afterwards.
@@ -66,15 +92,15 @@ func (s *Service) Close() {
 // Create launches an IPA session at IDEMIA and stores it, bound to ownerHash.
 func (s *Service) Create(ctx context.Context, ownerHash string) (*store.IPASession, error) {
 	token, hash := NewCallbackToken()
-	id, err := s.client.CreateSession(ctx, s.publicURL+"/api/ipa/callback/"+token, s.publicURL+"/ipa/done")
+	id, err := s.idemia.CreateSession(ctx, s.cfg.URL(routes.IPACallbackPath(token)), s.cfg.URL(routes.IPADone))
 	if err != nil {
 		return nil, fmt.Errorf("create IPA session: %w", err)
 	}
-	start, err := StartURL(s.startURL, id)
+	start, err := StartURL(s.cfg.IPA.StartURL, id)
 	if err != nil {
 		return nil, fmt.Errorf("create IPA session: %w", err)
 	}
-	now := s.Now().UTC()
+	now := s.now().UTC()
 	sess := &store.IPASession{
 		ID: id, TokenHash: hash, OwnerHash: ownerHash, StartURL: start, Status: store.IPAPending,
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(SessionLifetime),
@@ -102,13 +128,15 @@ func (s *Service) Get(ctx context.Context, id, ownerHash string) (*store.IPASess
 type Outcome struct {
 	From, To store.IPAStatus
 	Changed  bool
+	// Late says the session had already expired: the notification was answered and changed nothing.
+	Late bool
 }
 
-// HandleCallback applies IDEMIA's end-of-process notification for the session whose callback token is
-// token. Errors wrap store.ErrNotFound (unknown token or expired session), ErrMalformed or ErrForbidden,
-// and change nothing; a repeat of the notification changes nothing and returns no error.
-func (s *Service) HandleCallback(ctx context.Context, token string, body io.Reader) (Outcome, error) {
-	sess, err := s.store.IPASessionByToken(ctx, HashCallbackToken(token))
+// HandleCallback applies IDEMIA's end-of-process notification body for the session whose callback token is
+// token. Errors wrap store.ErrNotFound (unknown token), ErrMalformed or ErrForbidden, and change nothing; a
+// repeat of the notification, or one for a session already expired, changes nothing and returns no error.
+func (s *Service) HandleCallback(ctx context.Context, token string, body []byte) (Outcome, error) {
+	ref, err := s.store.IPASessionByToken(ctx, HashCallbackToken(token))
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -116,53 +144,60 @@ func (s *Service) HandleCallback(ctx context.Context, token string, body io.Read
 	if err != nil {
 		return Outcome{}, err
 	}
-	for range 8 { // a lost compare-and-swap means another replica moved the session: re-read and re-decide
-		if err := s.client.CheckCallback(cb, sess); err != nil {
-			return Outcome{}, err
+	if err := s.idemia.CheckCallback(cb, ref); err != nil {
+		return Outcome{}, err
+	}
+	retrieve := s.idemia.RetrievalEnabled()
+	var out Outcome
+	var outbox []*store.Delivery
+	sess, err := s.store.UpdateIPASession(ctx, ref.ID, func(sess *store.IPASession) ([]*store.Delivery, error) {
+		now := s.now().UTC()
+		out, outbox = Outcome{From: sess.Status, To: sess.Status, Late: !now.Before(sess.ExpiresAt)}, nil
+		if out.Late || !Transition(sess, cb, now) {
+			return nil, store.ErrUnchanged
 		}
-		now := s.Now().UTC()
-		if !now.Before(sess.ExpiresAt) {
-			return Outcome{}, fmt.Errorf("IPA session expired: %w", store.ErrNotFound)
-		}
-		out := Outcome{From: sess.Status, To: sess.Status}
-		if sess.Status.Final() {
-			if sess.Status != cb.Status {
-				slog.WarnContext(ctx, "IPA callback conflicts with the recorded outcome; kept the first", "sessionId", sess.ID,
-					"recorded", sess.Status, "received", cb.Status)
-			}
-			return out, nil
-		}
-		sess.Status, sess.UpdatedAt = cb.Status, now
-		if cb.Status == store.IPACompleted {
-			sess.IdentityID, sess.ProofURL = cb.IdentityID, cb.ProofURL
-		}
-		retrieve := s.client.RetrievalEnabled() && sess.Status == store.IPACompleted
-		var outbox []*store.Delivery
-		if !retrieve {
+		if !retrieve || sess.Status != store.IPACompleted { // else the summary's recording carries the event
 			outbox = s.endEvent(ctx, sess)
 		}
-		switch err := s.store.UpdateIPASession(ctx, sess, outbox...); {
-		case errors.Is(err, store.ErrConflict):
-			if sess, err = s.store.IPASession(ctx, sess.ID); err != nil {
-				return Outcome{}, err
-			}
-			continue
-		case err != nil:
-			return Outcome{}, fmt.Errorf("update IPA session: %w", err)
-		}
-		out.To, out.Changed = sess.Status, true
-		slog.InfoContext(ctx, "IPA session ended", "sessionId", sess.ID, "status", sess.Status, "webhook_id", store.DeliveryIDs(outbox))
-		if retrieve {
-			s.retrieveLater(sess.ID, cb) // its update carries the result event
+		return outbox, nil
+	})
+	switch {
+	case errors.Is(err, store.ErrUnchanged):
+		switch {
+		case out.Late:
+			slog.InfoContext(ctx, "IPA callback for an expired session answered, nothing changed", "sessionId", ref.ID)
+		case out.From != cb.Status:
+			slog.WarnContext(ctx, "IPA callback conflicts with the recorded outcome; kept the first", "sessionId", ref.ID,
+				"recorded", out.From, "received", cb.Status)
 		}
 		return out, nil
+	case err != nil:
+		return Outcome{}, fmt.Errorf("update IPA session: %w", err)
 	}
-	return Outcome{}, fmt.Errorf("update IPA session: %w", store.ErrConflict)
+	out.To, out.Changed = sess.Status, true
+	slog.InfoContext(ctx, "IPA session ended", "sessionId", sess.ID, "status", sess.Status, "webhook_id", store.DeliveryIDs(outbox))
+	if retrieve && sess.Status == store.IPACompleted {
+		s.retrieveLater(sess.ID, cb)
+	}
+	return out, nil
+}
+
+// Transition is the state machine of an IPA session: the first end-of-process notification ends a pending
+// session as cb says (completed with its identity, error or timeout) and reports true; a session that has
+// ended never changes again.
+func Transition(sess *store.IPASession, cb *Callback, now time.Time) bool {
+	if sess.Status.Final() {
+		return false
+	}
+	sess.Status, sess.UpdatedAt = cb.Status, now
+	if cb.Status == store.IPACompleted {
+		sess.IdentityID, sess.ProofURL = cb.IdentityID, cb.ProofURL
+	}
+	return true
 }
 
 // retrieveLater fetches the identity in the background (IDEMIA wants its 2xx quickly), then records the
-// summary with the session and notifies its watchers. Only the replica whose transition won runs it, so
-// the proof, which IDEMIA discards once read, is fetched once.
+// summary with the session and notifies its watchers. Only the replica whose transition won runs it.
 func (s *Service) retrieveLater(id string, cb *Callback) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -170,46 +205,44 @@ func (s *Service) retrieveLater(id string, cb *Callback) {
 		slog.Warn("identity retrieval skipped: shutting down", "sessionId", id)
 		return
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
+	s.wg.Go(func() {
 		ctx, cancel := context.WithTimeout(s.ctx, 2*DefaultRetrievalTimeout)
 		defer cancel()
-		sum := s.client.Retrieve(ctx, cb)
+		sum := s.idemia.Retrieve(ctx, cb)
 		if sum == nil { // a completed callback that names no identity: say so, so readers stop waiting
 			sum = &store.IdentitySummary{Error: "no_identity"}
 		}
 		ctx, cancel = context.WithTimeout(s.ctx, recordWindow) // a slow IDEMIA leaves the recording its own time
 		defer cancel()
 		s.recordIdentity(ctx, id, sum)
-	}()
+	})
 }
 
-// recordIdentity stores sum with session id and, in the same step, the session's result event. A lost
-// compare-and-swap is retried at once, a store error after recordRetry, until ctx ends: the proof has been
-// read and IDEMIA discards it, so the summary is not given up at the first hiccup. A session that already
-// has a summary (an earlier write whose answer was lost) is left as it is, so the event is queued once.
+// recordIdentity stores sum with session id and, in the same step, the session's result event. A store
+// error is retried after recordRetry until ctx ends: the identity has been read, so the summary is not given
+// up at the first hiccup. A session that already has a summary (an earlier write whose answer was lost) is
+// left as it is, so the event is queued once.
 func (s *Service) recordIdentity(ctx context.Context, id string, sum *store.IdentitySummary) {
-	for conflicts := 0; conflicts < 8; {
-		sess, err := s.store.IPASession(ctx, id)
+	for {
+		var outbox []*store.Delivery
+		_, err := s.store.UpdateIPASession(ctx, id, func(sess *store.IPASession) ([]*store.Delivery, error) {
+			if sess.Identity != nil {
+				return nil, store.ErrUnchanged
+			}
+			sess.Identity, sess.UpdatedAt = sum, s.now().UTC()
+			outbox = s.endEvent(ctx, sess)
+			return outbox, nil
+		})
 		switch {
+		case err == nil:
+			slog.InfoContext(ctx, "identity retrieved", "sessionId", id, "proof", sum.Proof, "error", sum.Error,
+				"webhook_id", store.DeliveryIDs(outbox))
+			return
+		case errors.Is(err, store.ErrUnchanged):
+			return
 		case errors.Is(err, store.ErrNotFound):
 			slog.WarnContext(ctx, "identity retrieved for a session that is gone", "sessionId", id)
 			return
-		case err == nil && sess.Identity != nil:
-			return
-		case err == nil:
-			sess.Identity, sess.UpdatedAt = sum, s.Now().UTC()
-			outbox := s.endEvent(ctx, sess)
-			if err = s.store.UpdateIPASession(ctx, sess, outbox...); err == nil {
-				slog.InfoContext(ctx, "identity retrieved", "sessionId", id, "proof", sum.Proof, "error", sum.Error,
-					"webhook_id", store.DeliveryIDs(outbox))
-				return
-			}
-			if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
-				conflicts++
-				continue // re-read: it moved, or is gone
-			}
 		}
 		select {
 		case <-ctx.Done():
@@ -219,18 +252,19 @@ func (s *Service) recordIdentity(ctx context.Context, id string, sum *store.Iden
 			slog.WarnContext(ctx, "recording the identity summary again after a store error", "sessionId", id, "err", err)
 		}
 	}
-	slog.ErrorContext(ctx, "identity summary not recorded: the session kept changing", "sessionId", id)
 }
 
-// endEvent is EndEvent's delivery for sess, as the outbox of the update that ends it.
+// endEvent is the result event of sess, as the outbox of the update that ends it; none without Events.
 func (s *Service) endEvent(ctx context.Context, sess *store.IPASession) []*store.Delivery {
-	if s.EndEvent == nil {
+	if s.events == nil {
 		return nil
 	}
-	if d := s.EndEvent(ctx, sess); d != nil {
-		return []*store.Delivery{d}
+	d, err := s.events.SessionEnded(sess)
+	if err != nil { // the session goes on without its event
+		slog.ErrorContext(ctx, "result event not queued", "sessionId", sess.ID, "err", err)
+		return nil
 	}
-	return nil
+	return []*store.Delivery{d}
 }
 
 // View is a session as the page reads it: expired once past ExpiresAt while still pending.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"maps"
 	"strings"
 	"time"
 )
@@ -20,7 +21,14 @@ var (
 	ErrFull = errors.New("store: full")
 	// ErrUnavailable wraps failures to reach the backing service (callers answer 503).
 	ErrUnavailable = errors.New("store: unavailable")
+	// ErrUnchanged is what an updater returns to leave its record as it is: the store writes nothing,
+	// notifies no one, and returns the current record with ErrUnchanged.
+	ErrUnchanged = errors.New("store: unchanged")
 )
+
+// MaxUpdateAttempts bounds how often a shared backend re-reads a record and applies an updater again after
+// losing a compare-and-swap race; past it the update fails with ErrConflict.
+const MaxUpdateAttempts = 16
 
 // Retention is how long a record is kept after it is created; after its own expiry it reads "expired" until then.
 const Retention = time.Hour
@@ -63,7 +71,7 @@ type Presentation struct {
 	CreatedAt   time.Time `json:"createdAt"`
 	UpdatedAt   time.Time `json:"updatedAt"`
 	ExpiresAt   time.Time `json:"expiresAt"`
-	// Version is the compare-and-swap token: an update succeeds only when it matches the stored record's.
+	// Version is the backend's compare-and-swap token: only store/ and its backends read or write it.
 	Version int64 `json:"version"`
 }
 
@@ -78,6 +86,13 @@ func (p *Presentation) ClaimsEnd() time.Time {
 		end = r
 	}
 	return end
+}
+
+// Clone returns a copy of p that shares no memory with it.
+func (p *Presentation) Clone() *Presentation {
+	c := *p
+	c.Claims = maps.Clone(p.Claims)
+	return &c
 }
 
 // IPAStatus is the state of an IDEMIA IPA session as stored.
@@ -110,7 +125,18 @@ type IPASession struct {
 	CreatedAt time.Time        `json:"createdAt"`
 	UpdatedAt time.Time        `json:"updatedAt"`
 	ExpiresAt time.Time        `json:"expiresAt"`
-	Version   int64            `json:"version"`
+	// Version is the backend's compare-and-swap token: only store/ and its backends read or write it.
+	Version int64 `json:"version"`
+}
+
+// Clone returns a copy of s that shares no memory with it.
+func (s *IPASession) Clone() *IPASession {
+	c := *s
+	if s.Identity != nil {
+		id := *s.Identity
+		c.Identity = &id
+	}
+	return &c
 }
 
 // IdentitySummary is the non-personal outcome of fetching an identity from IDEMIA's ID&V platform.
@@ -132,12 +158,16 @@ type Store interface {
 	Presentation(ctx context.Context, id string) (*Presentation, error)
 	// PresentationByState returns the request created with callback state.
 	PresentationByState(ctx context.Context, state string) (*Presentation, error)
-	// UpdatePresentation replaces the stored request when its Version still equals p.Version (else
-	// ErrConflict), increments p.Version, queues outbox's deliveries (new IDs; each due at its NextAttempt,
-	// and dropped store.Retention after its creation whatever its state) in the same atomic step, so that
-	// a transition and the events it causes are stored together or not at all, and notifies the request's
-	// watchers.
-	UpdatePresentation(ctx context.Context, p *Presentation, outbox ...*Delivery) error
+	// UpdatePresentation applies fn to a copy of the request with Microsoft's requestId id and stores the
+	// result together with the deliveries fn returns (new IDs; each due at its NextAttempt, and dropped
+	// Retention after its creation whatever its state) in one atomic step, so that a transition and the
+	// events it causes are stored together or not at all; then it notifies the request's watchers and
+	// returns the request as stored. Concurrent updates of one request are serialised: a shared backend
+	// that loses a race re-reads the request and calls fn again (at most MaxUpdateAttempts times, then
+	// ErrConflict), so fn must depend on its argument alone. When fn returns an error nothing is written:
+	// ErrUnchanged comes back with the current request, any other error alone. The request's ID and State
+	// are kept whatever fn does. ErrNotFound for an unknown or dropped request.
+	UpdatePresentation(ctx context.Context, id string, fn PresentationUpdater) (*Presentation, error)
 
 	// CreateIPASession stores a new session; ErrConflict when its ID or TokenHash is taken.
 	CreateIPASession(ctx context.Context, s *IPASession) error
@@ -145,8 +175,9 @@ type Store interface {
 	IPASession(ctx context.Context, id string) (*IPASession, error)
 	// IPASessionByToken returns the session whose callback token hashes to tokenHash.
 	IPASessionByToken(ctx context.Context, tokenHash string) (*IPASession, error)
-	// UpdateIPASession is UpdatePresentation for IPA sessions.
-	UpdateIPASession(ctx context.Context, s *IPASession, outbox ...*Delivery) error
+	// UpdateIPASession is UpdatePresentation for the IPA session with IDEMIA's sessionId id (its ID and
+	// TokenHash are kept).
+	UpdateIPASession(ctx context.Context, id string, fn IPAUpdater) (*IPASession, error)
 
 	// Watch returns a channel that receives a value after each update of the record named by topic
 	// (see PresentationTopic, IPATopic). Updates may coalesce: readers re-read the record. The channel is
@@ -170,6 +201,13 @@ type Store interface {
 	// Close releases the store's resources.
 	Close() error
 }
+
+// PresentationUpdater changes a presentation request in place and returns the deliveries (result events)
+// its change causes; it returns ErrUnchanged to write nothing.
+type PresentationUpdater func(p *Presentation) ([]*Delivery, error)
+
+// IPAUpdater is PresentationUpdater for IPA sessions.
+type IPAUpdater func(s *IPASession) ([]*Delivery, error)
 
 // Delivery is one pending result-webhook event. Body is the exact payload (it may hold claims, so it lives
 // no longer than store.Retention); ID is the webhook-id, the same on every attempt.

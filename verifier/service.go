@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/entra-verifier/entra-verifier/config"
+	"github.com/entra-verifier/entra-verifier/routes"
 	"github.com/entra-verifier/entra-verifier/store"
 )
 
@@ -25,20 +26,37 @@ var ErrUnauthorized = errors.New("callback api-key missing or wrong")
 // MaxLifetime caps a request's life whatever Microsoft's expiry says.
 const MaxLifetime = 30 * time.Minute
 
-// DefaultClaimsRetention is how long claims stay readable after the verification.
-const DefaultClaimsRetention = 5 * time.Minute
-
 // Store is the part of store.Store the presentation half uses.
 type Store interface {
 	CreatePresentation(ctx context.Context, p *store.Presentation) error
 	Presentation(ctx context.Context, id string) (*store.Presentation, error)
 	PresentationByState(ctx context.Context, state string) (*store.Presentation, error)
-	UpdatePresentation(ctx context.Context, p *store.Presentation, outbox ...*store.Delivery) error
+	UpdatePresentation(ctx context.Context, id string, fn store.PresentationUpdater) (*store.Presentation, error)
 }
 
 // Creator creates presentation requests at the Request Service (Client in production).
 type Creator interface {
 	CreatePresentationRequest(ctx context.Context, req *PresentationRequest) (*Created, error)
+}
+
+// Events turns a request that reached verified or failed into its result event (result.Events in
+// production), stored in the same step as the transition: only once, by the replica whose transition wins,
+// and never lost to a crash in between.
+type Events interface {
+	PresentationEnded(p *store.Presentation) (*store.Delivery, error)
+}
+
+// Options are a Service's settings and dependencies.
+type Options struct {
+	Config  *config.Config
+	Creator Creator
+	Store   Store
+	// Secret is the callback HMAC key (ENTRA_CALLBACK_SECRET's bytes).
+	Secret []byte
+	// Events, when set, gives the result event of each request that ends.
+	Events Events
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // Service runs presentation requests from creation to their final status.
@@ -47,25 +65,22 @@ type Service struct {
 	creator Creator
 	store   Store
 	secret  []byte
-	policy  Policy
-	// ClaimsRetention is how long verified claims stay readable after the verification (never past the
-	// request's expiry): the page reads them at once; 0 keeps them until expiry.
-	ClaimsRetention time.Duration
-	// FinalEvent, when set, returns the result event (nil for none) of a request reaching verified or
-	// failed; it is stored in the same step as the transition, so only once, by the replica whose
-	// transition wins, and never lost to a crash in between (the result webhook hangs here).
-	FinalEvent func(ctx context.Context, p *store.Presentation) *store.Delivery
-	// Now is the clock; tests may replace it before use.
-	Now func() time.Time
+	events  Events
+	rules   Rules
+	now     func() time.Time
 }
 
-// NewService returns a Service. secret is the callback HMAC key (ENTRA_CALLBACK_SECRET's bytes).
-func NewService(cfg *config.Config, creator Creator, st Store, secret []byte) *Service {
-	p := Policy{AcceptedIssuers: cfg.AcceptedIssuers()}
-	if cfg.Entra.FaceCheck {
-		p.FaceCheckThreshold = float64(cfg.Entra.FaceCheckThreshold)
+// NewService returns a Service for o.
+func NewService(o Options) *Service {
+	s := &Service{cfg: o.Config, creator: o.Creator, store: o.Store, secret: o.Secret, events: o.Events, now: o.Now,
+		rules: Rules{Policy: Policy{AcceptedIssuers: o.Config.AcceptedIssuers()}, ClaimsRetention: o.Config.ClaimsRetention}}
+	if o.Config.Entra.FaceCheck {
+		s.rules.Policy.FaceCheckThreshold = float64(o.Config.Entra.FaceCheckThreshold)
 	}
-	return &Service{cfg: cfg, creator: creator, store: st, secret: secret, policy: p, ClaimsRetention: DefaultClaimsRetention, Now: time.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
 }
 
 // APIKey is the per-request callback secret: base64url(HMAC-SHA256(secret, state)), unpadded.
@@ -86,7 +101,7 @@ func (s *Service) Request(state string) *PresentationRequest {
 		Authority:    e.VerifierDID,
 		Registration: Registration{ClientName: e.ClientName, Purpose: e.Purpose},
 		Callback: CallbackSpec{
-			URL:     s.cfg.URL("/api/verifier/callback"),
+			URL:     s.cfg.URL(routes.EntraCallback),
 			State:   state,
 			Headers: map[string]string{"api-key": APIKey(s.secret, state)},
 		},
@@ -107,7 +122,7 @@ func (s *Service) Create(ctx context.Context, ownerHash, returnTo string) (*stor
 	if err != nil {
 		return nil, fmt.Errorf("create presentation request: %w", err)
 	}
-	now := s.Now().UTC()
+	now := s.now().UTC()
 	expires := now.Add(MaxLifetime)
 	if e := time.Unix(created.Expiry, 0).UTC(); created.Expiry > 0 && e.Before(expires) {
 		expires = e
@@ -147,27 +162,22 @@ func (s *Service) Get(ctx context.Context, id, ownerHash string) (*store.Present
 // HandOff marks the finished request id of ownerHash as handed to the relying party and returns it: once
 // only (ErrHandedOff afterwards), and only while its claims are kept, so one verification yields one result.
 func (s *Service) HandOff(ctx context.Context, id, ownerHash string) (*store.Presentation, error) {
-	for range 8 {
-		p, err := s.Get(ctx, id, ownerHash)
-		if err != nil {
-			return nil, err
-		}
+	p, err := s.store.UpdatePresentation(ctx, id, func(p *store.Presentation) ([]*store.Delivery, error) {
 		switch {
+		case !store.SameOwner(p.OwnerHash, ownerHash):
+			return nil, store.ErrNotFound
 		case p.HandedOff:
 			return nil, ErrHandedOff
-		case p.Status == store.PresentationVerified && !s.Now().Before(p.ClaimsEnd()):
+		case p.Status == store.PresentationVerified && !s.now().Before(p.ClaimsEnd()):
 			return nil, fmt.Errorf("claims no longer kept: %w", ErrHandedOff)
 		}
 		p.HandedOff = true
-		switch err := s.store.UpdatePresentation(ctx, p); {
-		case errors.Is(err, store.ErrConflict):
-			continue
-		case err != nil:
-			return nil, fmt.Errorf("hand off: %w", err)
-		}
-		return p, nil
+		return nil, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hand off: %w", err)
 	}
-	return nil, fmt.Errorf("hand off: %w", store.ErrConflict)
+	return p, nil
 }
 
 // Outcome says what a callback did, for metrics and logs.
@@ -175,11 +185,14 @@ type Outcome struct {
 	From, To store.PresentationStatus
 	Reason   string
 	Changed  bool
+	// Late says the request had already expired: the callback was answered and changed nothing.
+	Late bool
 }
 
 // HandleCallback authenticates a callback body with its api-key header, checks it against the stored
 // request, and applies the transition it carries. Errors wrap ErrMalformed, ErrUnauthorized or
-// store.ErrNotFound; a callback that changes nothing (a repeat, a late step) returns no error.
+// store.ErrNotFound; a callback that changes nothing (a repeat, a late step, a request already expired)
+// returns no error.
 func (s *Service) HandleCallback(ctx context.Context, apiKey string, body []byte) (Outcome, error) {
 	cb, err := DecodeCallback(body)
 	if err != nil {
@@ -189,77 +202,47 @@ func (s *Service) HandleCallback(ctx context.Context, apiKey string, body []byte
 	if subtle.ConstantTimeCompare([]byte(apiKey), []byte(want)) != 1 {
 		return Outcome{}, ErrUnauthorized
 	}
-	for range 8 { // a lost compare-and-swap means another replica moved the request: re-read and re-decide
-		p, err := s.store.PresentationByState(ctx, cb.State)
-		if err != nil {
-			return Outcome{}, err
+	ref, err := s.store.PresentationByState(ctx, cb.State)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if ref.ID != cb.RequestID {
+		return Outcome{}, store.ErrNotFound
+	}
+	var out Outcome
+	var outbox []*store.Delivery
+	p, err := s.store.UpdatePresentation(ctx, ref.ID, func(p *store.Presentation) ([]*store.Delivery, error) {
+		now := s.now().UTC()
+		out, outbox = Outcome{From: p.Status, To: p.Status, Late: !now.Before(p.ExpiresAt)}, nil
+		if out.Late || !Transition(p, cb, now, s.rules) {
+			return nil, store.ErrUnchanged
 		}
-		now := s.Now().UTC()
-		if p.ID != cb.RequestID || !now.Before(p.ExpiresAt) {
-			return Outcome{}, store.ErrNotFound
-		}
-		out := Outcome{From: p.Status, To: p.Status}
-		if !s.apply(p, cb, now) {
-			if !knownStatus(cb.RequestStatus) {
-				slog.WarnContext(ctx, "callback with unknown requestStatus ignored", "requestId", p.ID, "requestStatus", cb.RequestStatus)
+		if p.Status.Final() && s.events != nil {
+			d, err := s.events.PresentationEnded(p)
+			if err != nil { // the journey goes on without its event
+				slog.ErrorContext(ctx, "result event not queued", "requestId", p.ID, "err", err)
+			} else {
+				outbox = []*store.Delivery{d}
 			}
-			return out, nil
 		}
-		p.UpdatedAt = now
-		var outbox []*store.Delivery
-		if p.Status.Final() && s.FinalEvent != nil {
-			if d := s.FinalEvent(ctx, p); d != nil {
-				outbox = append(outbox, d)
-			}
+		return outbox, nil
+	})
+	switch {
+	case errors.Is(err, store.ErrUnchanged):
+		switch {
+		case out.Late:
+			slog.InfoContext(ctx, "callback for an expired request answered, nothing changed", "requestId", ref.ID, "requestStatus", cb.RequestStatus)
+		case !knownStatus(cb.RequestStatus):
+			slog.WarnContext(ctx, "callback with unknown requestStatus ignored", "requestId", ref.ID, "requestStatus", cb.RequestStatus)
 		}
-		switch err := s.store.UpdatePresentation(ctx, p, outbox...); {
-		case errors.Is(err, store.ErrConflict):
-			continue
-		case err != nil:
-			return Outcome{}, fmt.Errorf("update presentation request: %w", err)
-		}
-		out.To, out.Reason, out.Changed = p.Status, p.Reason, true
-		slog.InfoContext(ctx, "presentation request moved", "requestId", p.ID, "from", out.From, "to", out.To, "reason", out.Reason,
-			"webhook_id", store.DeliveryIDs(outbox))
 		return out, nil
+	case err != nil:
+		return Outcome{}, fmt.Errorf("update presentation request: %w", err)
 	}
-	return Outcome{}, fmt.Errorf("update presentation request: %w", store.ErrConflict)
-}
-
-// apply moves p as cb says and reports whether anything changed.
-func (s *Service) apply(p *store.Presentation, cb *Callback, now time.Time) bool {
-	if p.Status.Final() {
-		return false // terminal states never change: repeats and late steps are no-ops
-	}
-	switch cb.RequestStatus {
-	case StatusRequestRetrieved:
-		if p.Status != store.PresentationCreated {
-			return false
-		}
-		p.Status = store.PresentationRetrieved
-	case StatusPresentationVerified:
-		if reason := s.policy.Check(cb, now); reason != "" {
-			p.Status, p.Reason = store.PresentationFailed, reason
-			return true
-		}
-		p.Status = store.PresentationVerified
-		p.Claims, p.Issuer = cb.Claims()
-		if s.ClaimsRetention > 0 {
-			p.ClaimsUntil = now.Add(s.ClaimsRetention)
-		}
-	case StatusPresentationError:
-		p.Status, p.Reason = store.PresentationFailed, ReasonPresentationError
-		if cb.Error != nil {
-			p.Detail = cb.Error.Code
-		}
-	default:
-		return false
-	}
-	return true
-}
-
-func knownStatus(s string) bool {
-	return s == StatusRequestRetrieved || s == StatusPresentationVerified || s == StatusPresentationError
+	out.To, out.Reason, out.Changed = p.Status, p.Reason, true
+	slog.InfoContext(ctx, "presentation request moved", "requestId", p.ID, "from", out.From, "to", out.To, "reason", out.Reason,
+		"webhook_id", store.DeliveryIDs(outbox))
+	return out, nil
 }
 
 // View is a request as the page reads it: expired once past ExpiresAt unless already final.

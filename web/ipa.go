@@ -2,13 +2,12 @@ package web
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/entra-verifier/entra-verifier/ipa"
+	"github.com/entra-verifier/entra-verifier/routes"
 	"github.com/entra-verifier/entra-verifier/store"
 )
 
@@ -16,7 +15,7 @@ import (
 type Sessions interface {
 	Create(ctx context.Context, ownerHash string) (*store.IPASession, error)
 	Get(ctx context.Context, id, ownerHash string) (*store.IPASession, error)
-	HandleCallback(ctx context.Context, token string, body io.Reader) (ipa.Outcome, error)
+	HandleCallback(ctx context.Context, token string, body []byte) (ipa.Outcome, error)
 }
 
 // sessionStatus is the JSON of GET /api/ipa/sessions/{id}.
@@ -29,14 +28,13 @@ type sessionStatus struct {
 	ExpiresAt  string                 `json:"expiresAt"`
 }
 
-func (s *Server) mountSessions(api *gin.RouterGroup) {
-	g := api.Group("/ipa")
-	g.POST("/sessions", s.sameOrigin, s.rateLimit, s.createSession)
-	g.GET("/sessions/:id", s.sessionStatus)
-	g.GET("/sessions/:id/qr.png", s.sessionQR)
-	g.GET("/sessions/:id/events", s.sessionEvents)
-	g.POST("/callback/:token", s.sessionCallback)
-	s.engine.GET("/ipa/done", s.ipaDone)
+func (s *Server) mountSessions(api gin.IRoutes) {
+	api.POST(routes.IPASessions, s.sameOrigin, s.rateLimit, s.createSession)
+	api.GET(routes.IPASession, s.sessionStatus)
+	api.GET(routes.IPAQR, s.sessionQR)
+	api.GET(routes.IPAEvents, s.sessionEvents)
+	api.POST(routes.IPACallback, s.sessionCallback)
+	s.engine.GET(routes.IPADone, s.ipaDone)
 }
 
 func (s *Server) createSession(c *gin.Context) {
@@ -51,7 +49,7 @@ func (s *Server) createSession(c *gin.Context) {
 	c.JSON(http.StatusCreated, gin.H{
 		"sessionId": sess.ID,
 		"startUrl":  sess.StartURL,
-		"qrCodeUrl": "/api/ipa/sessions/" + sess.ID + "/qr.png",
+		"qrCodeUrl": routes.IPAQRPath(sess.ID),
 		"expiresAt": rfc3339(sess.ExpiresAt),
 	})
 }
@@ -103,12 +101,20 @@ func (s *Server) sessionEvents(c *gin.Context) {
 		// A completed session may still learn its identity summary, so it is final once that is known (or the
 		// session has expired: a summary that never came will not come now).
 		final := v.Status.Final() && (v.Status != store.IPACompleted || !s.retrieval || v.Identity != nil || !s.now().Before(v.ExpiresAt))
-		return snapshot{view: sessionJSON(v), version: strconv.FormatInt(v.Version, 10) + "/" + string(v.Status), final: final, expiresAt: v.ExpiresAt}, nil
+		version := string(v.Status) // one event per status change, and one when the identity summary arrives
+		if v.Identity != nil {
+			version += "+identity"
+		}
+		return snapshot{view: sessionJSON(v), version: version, final: final, expiresAt: v.ExpiresAt}, nil
 	})
 }
 
 func (s *Server) sessionCallback(c *gin.Context) {
-	out, err := s.sessions.HandleCallback(c.Request.Context(), c.Param("token"), c.Request.Body)
+	body, ok := s.callbackBody(c, "ipa", ipa.MaxCallbackBytes)
+	if !ok {
+		return
+	}
+	out, err := s.sessions.HandleCallback(c.Request.Context(), c.Param("token"), body)
 	if err != nil {
 		s.metrics.callbacks.WithLabelValues("ipa", "refused").Inc()
 		writeError(c, err)

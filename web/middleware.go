@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/entra-verifier/entra-verifier/logging"
+	"github.com/entra-verifier/entra-verifier/routes"
 )
 
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -43,9 +44,9 @@ func (s *Server) accessLog(c *gin.Context) {
 	}
 	level := slog.LevelInfo
 	switch {
-	case route == "/healthz" || route == "/readyz" || route == "/metrics":
+	case route == routes.Healthz || route == routes.Readyz || route == routes.Metrics:
 		level = slog.LevelDebug
-	case status < 300 && (route == "/api/verifier/callback" || route == "/api/ipa/callback/:token"):
+	case status < 300 && (route == routes.EntraCallback || route == routes.IPACallback):
 		level = slog.LevelDebug // the domain logs what an accepted callback did; one line per callback is enough
 	}
 	slog.Log(c.Request.Context(), level, "http request", "method", c.Request.Method, "route", route,
@@ -108,12 +109,4 @@ func normalOrigin(u *url.URL) string {
 		host += ":" + p
 	}
 	return strings.ToLower(u.Scheme) + "://" + host
-}
-
-// limitBody caps the request body; reading past it fails with *http.MaxBytesError.
-func limitBody(n int64) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, n)
-		c.Next()
-	}
 }

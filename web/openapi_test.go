@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -100,7 +99,7 @@ func (fakeSessions) Get(ctx context.Context, id, owner string) (*store.IPASessio
 	s := sRecord
 	return &s, nil
 }
-func (fakeSessions) HandleCallback(ctx context.Context, token string, body io.Reader) (ipa.Outcome, error) {
+func (fakeSessions) HandleCallback(ctx context.Context, token string, body []byte) (ipa.Outcome, error) {
 	return ipa.Outcome{}, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/entra-verifier/entra-verifier/routes"
 	"github.com/gin-gonic/gin"
 )
 
@@ -47,7 +48,7 @@ func (s *Server) mountPage() error {
 		IPA: s.sessions != nil, Entra: s.presentations != nil, Sandbox: s.sandbox != nil, Version: version,
 	}
 	s.engine.SetHTMLTemplate(tmpl)
-	s.engine.GET("/", func(c *gin.Context) {
+	s.engine.GET(routes.Page, func(c *gin.Context) {
 		returnTo, ok := s.pageReturnTo(c)
 		if !ok {
 			return
@@ -58,7 +59,7 @@ func (s *Server) mountPage() error {
 		c.HTML(http.StatusOK, "index.html", page)
 	})
 	files := http.FileServer(http.FS(static))
-	s.engine.GET("/static/*path", func(c *gin.Context) {
+	s.engine.GET(routes.Static, func(c *gin.Context) {
 		if strings.HasSuffix(c.Param("path"), "/") { // no directory listings
 			writeError(c, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such file"})
 			return

@@ -3,12 +3,14 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/entra-verifier/entra-verifier/routes"
 	"github.com/entra-verifier/entra-verifier/store"
 	"github.com/entra-verifier/entra-verifier/verifier"
 )
@@ -35,16 +37,15 @@ type presentationStatus struct {
 	ExpiresAt string         `json:"expiresAt"`
 }
 
-func (s *Server) mountPresentations(api *gin.RouterGroup) {
-	g := api.Group("/verifier")
-	g.POST("/presentation-requests", s.sameOrigin, s.rateLimit, s.createPresentation)
-	g.GET("/presentation-requests/:id", s.presentationStatus)
-	g.GET("/presentation-requests/:id/qr.png", s.presentationQR)
-	g.GET("/presentation-requests/:id/events", s.presentationEvents)
+func (s *Server) mountPresentations(api gin.IRoutes) {
+	api.POST(routes.PresentationRequests, s.sameOrigin, s.rateLimit, s.createPresentation)
+	api.GET(routes.Presentation, s.presentationStatus)
+	api.GET(routes.PresentationQR, s.presentationQR)
+	api.GET(routes.PresentationEvents, s.presentationEvents)
 	if s.handoff != nil {
-		g.GET("/presentation-requests/:id/return", s.presentationReturn)
+		api.GET(routes.PresentationReturn, s.presentationReturn)
 	}
-	g.POST("/callback", limitBody(MaxCallbackBody), s.presentationCallback)
+	api.POST(routes.EntraCallback, s.presentationCallback)
 }
 
 func (s *Server) createPresentation(c *gin.Context) {
@@ -64,7 +65,7 @@ func (s *Server) createPresentation(c *gin.Context) {
 	c.JSON(http.StatusCreated, gin.H{
 		"requestId": p.ID,
 		"url":       p.URL,
-		"qrCodeUrl": "/api/verifier/presentation-requests/" + p.ID + "/qr.png",
+		"qrCodeUrl": routes.PresentationQRPath(p.ID),
 		"expiresAt": rfc3339(p.ExpiresAt),
 	})
 }
@@ -123,15 +124,8 @@ func (s *Server) presentationEvents(c *gin.Context) {
 }
 
 func (s *Server) presentationCallback(c *gin.Context) {
-	body, err := io.ReadAll(c.Request.Body)
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			s.metrics.callbacks.WithLabelValues("entra", "too_large").Inc()
-			writeError(c, &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: "the body exceeds 4 MiB", Err: err})
-			return
-		}
-		writeError(c, &Error{Status: http.StatusBadRequest, Code: "malformed", Message: "the body could not be read", Err: err})
+	body, ok := s.callbackBody(c, "entra", MaxCallbackBody)
+	if !ok {
 		return
 	}
 	out, err := s.presentations.HandleCallback(c.Request.Context(), c.GetHeader("api-key"), body)
@@ -149,6 +143,24 @@ func (s *Server) presentationCallback(c *gin.Context) {
 	}
 	s.metrics.callbacks.WithLabelValues("entra", outcome).Inc()
 	c.Status(http.StatusOK)
+}
+
+// callbackBody reads the body of a callback from Microsoft or IDEMIA (kind), at most limit bytes: beyond it
+// the answer is 413, an unreadable body 400, and ok is false.
+func (s *Server) callbackBody(c *gin.Context, kind string, limit int64) (body []byte, ok bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		s.metrics.callbacks.WithLabelValues(kind, "too_large").Inc()
+		writeError(c, &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large",
+			Message: fmt.Sprintf("the body exceeds %d bytes", limit), Err: err})
+		return nil, false
+	case err != nil:
+		writeError(c, &Error{Status: http.StatusBadRequest, Code: "malformed", Message: "the body could not be read", Err: err})
+		return nil, false
+	}
+	return body, true
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/entra-verifier/entra-verifier/config"
+	"github.com/entra-verifier/entra-verifier/routes"
 	"github.com/entra-verifier/entra-verifier/wellknown"
 )
 
@@ -97,7 +98,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Sandbox != nil {
 		s.sandbox = opts.Sandbox
 		e.Use(func(c *gin.Context) { c.Header("X-Verifier-Sandbox", "true") })
-		e.Any("/sandbox/*path", func(c *gin.Context) { htmlHeaders(c); c.Next() }, gin.WrapH(opts.Sandbox.Phone))
+		e.Any(routes.Sandbox, func(c *gin.Context) { htmlHeaders(c); c.Next() }, gin.WrapH(opts.Sandbox.Phone))
 	}
 	e.NoRoute(func(c *gin.Context) {
 		writeError(c, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such route"})
@@ -106,17 +107,17 @@ func New(opts Options) (*Server, error) {
 		writeError(c, &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "method not allowed"})
 	})
 
-	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
-	e.GET("/readyz", s.ready)
-	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
+	e.GET(routes.Healthz, func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	e.GET(routes.Readyz, s.ready)
+	e.GET(routes.Metrics, gin.WrapH(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
 
 	if opts.WellKnown != nil {
 		s.mountWellKnown(opts.WellKnown)
 	}
 	if s.handoff != nil {
-		e.GET("/.well-known/jwks.json", s.jwks)
+		e.GET(routes.JWKS, s.jwks)
 	}
-	api := e.Group("/api", noStore)
+	api := e.Group("", noStore) // the API's routes, full paths from package routes
 	if s.presentations != nil {
 		s.mountPresentations(api)
 	}

@@ -100,8 +100,7 @@ func entraTokenCheck(ctx context.Context, cfg *config.Config, hc *http.Client) c
 // ipaTokenCheck acquires an IDEMIA Cognito token.
 func ipaTokenCheck(ctx context.Context, cfg *config.Config, hc *http.Client) checkResult {
 	r := checkResult{name: "IDEMIA token", ok: "acquired"}
-	client, err := ipa.New(ipa.Config{CognitoURL: cfg.IPA.CognitoURL, ClientID: cfg.IPA.ClientID, ClientSecret: cfg.IPA.ClientSecret,
-		CreateSessionURL: cfg.IPA.CreateSessionURL, HTTPClient: hc})
+	client, err := ipa.NewClient(cfg.IPA, hc)
 	if err == nil {
 		err = client.CheckToken(ctx)
 	}

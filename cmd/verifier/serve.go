@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/entra-verifier/entra-verifier/app"
 	"github.com/entra-verifier/entra-verifier/config"
 	"github.com/entra-verifier/entra-verifier/logging"
 	"github.com/entra-verifier/entra-verifier/sandbox"
@@ -45,13 +46,13 @@ func serve(ctx context.Context, getenv config.Getenv, sandboxMode bool, logOut i
 	gin.SetMode(gin.ReleaseMode)
 
 	warnInconsistentDescriptors(cfg, descriptors)
-	app, err := newApplication(ctx, cfg, descriptors, outbound, sb)
+	svc, err := app.New(ctx, cfg, descriptors, outbound, sb)
 	if err != nil {
 		return err
 	}
-	defer app.Close()
-	srv := web.NewHTTPServer(cfg.ListenAddr, app.server.Handler())
-	srv.RegisterOnShutdown(app.server.Close)
+	defer svc.Close()
+	srv := web.NewHTTPServer(cfg.ListenAddr, svc.Server.Handler())
+	srv.RegisterOnShutdown(svc.Server.Close)
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return err

@@ -5,7 +5,7 @@ package memory
 
 import (
 	"context"
-	"maps"
+	"errors"
 	"sync"
 	"time"
 
@@ -30,8 +30,8 @@ type Store struct {
 	opts Options
 
 	mu            sync.Mutex
-	presentations table[store.Presentation]
-	sessions      table[store.IPASession]
+	presentations table[*store.Presentation]
+	sessions      table[*store.IPASession]
 	watchers      map[string]map[chan struct{}]struct{}
 	windows       map[string]*window
 	deliveries    map[string]*store.Delivery
@@ -55,8 +55,8 @@ func New(opts Options) *Store {
 	}
 	s := &Store{
 		opts:          opts,
-		presentations: newTable[store.Presentation](),
-		sessions:      newTable[store.IPASession](),
+		presentations: newTable[*store.Presentation](),
+		sessions:      newTable[*store.IPASession](),
 		watchers:      map[string]map[chan struct{}]struct{}{},
 		windows:       map[string]*window{},
 		deliveries:    map[string]*store.Delivery{},
@@ -68,13 +68,13 @@ func New(opts Options) *Store {
 }
 
 // table is one kind of record, indexed by id and by a secondary key (state or token hash).
-type table[T any] struct {
-	byID  map[string]*T
+type table[R any] struct {
+	byID  map[string]R
 	index map[string]string
 }
 
-func newTable[T any]() table[T] {
-	return table[T]{byID: map[string]*T{}, index: map[string]string{}}
+func newTable[R any]() table[R] {
+	return table[R]{byID: map[string]R{}, index: map[string]string{}}
 }
 
 func (s *Store) size() int {
@@ -104,17 +104,18 @@ func (s *Store) readPresentation(p *store.Presentation) (*store.Presentation, er
 	if p == nil || s.dropped(p.CreatedAt) {
 		return nil, store.ErrNotFound
 	}
-	c := copyPresentation(p)
+	c := p.Clone()
 	if !s.opts.Now().Before(p.ClaimsEnd()) {
 		c.Claims = nil
 	}
 	return c, nil
 }
 
-// UpdatePresentation implements store.Store.
-func (s *Store) UpdatePresentation(_ context.Context, p *store.Presentation, outbox ...*store.Delivery) error {
-	return update(s, &s.presentations, p.ID, p, func(cur *store.Presentation) int64 { return cur.Version },
-		func(v *store.Presentation, n int64) { v.Version = n }, store.PresentationTopic(p.ID), outbox)
+// UpdatePresentation implements store.Store: fn runs under the store's lock, once.
+func (s *Store) UpdatePresentation(_ context.Context, id string, fn store.PresentationUpdater) (*store.Presentation, error) {
+	return update(s, &s.presentations, id, s.readPresentation, fn, func(next, cur *store.Presentation) {
+		next.ID, next.State, next.Version = cur.ID, cur.State, cur.Version+1
+	}, store.PresentationTopic(id))
 }
 
 // CreateIPASession implements store.Store.
@@ -140,25 +141,21 @@ func (s *Store) readSession(v *store.IPASession) (*store.IPASession, error) {
 	if v == nil || s.dropped(v.CreatedAt) {
 		return nil, store.ErrNotFound
 	}
-	c := *v
-	if v.Identity != nil {
-		id := *v.Identity
-		c.Identity = &id
-	}
-	return &c, nil
+	return v.Clone(), nil
 }
 
-// UpdateIPASession implements store.Store.
-func (s *Store) UpdateIPASession(_ context.Context, sess *store.IPASession, outbox ...*store.Delivery) error {
-	return update(s, &s.sessions, sess.ID, sess, func(cur *store.IPASession) int64 { return cur.Version },
-		func(v *store.IPASession, n int64) { v.Version = n }, store.IPATopic(sess.ID), outbox)
+// UpdateIPASession implements store.Store: fn runs under the store's lock, once.
+func (s *Store) UpdateIPASession(_ context.Context, id string, fn store.IPAUpdater) (*store.IPASession, error) {
+	return update(s, &s.sessions, id, s.readSession, fn, func(next, cur *store.IPASession) {
+		next.ID, next.TokenHash, next.Version = cur.ID, cur.TokenHash, cur.Version+1
+	}, store.IPATopic(id))
 }
 
 func (s *Store) dropped(created time.Time) bool {
 	return !s.opts.Now().Before(created.Add(store.Retention))
 }
 
-func create[T any](s *Store, t *table[T], id, key string, v *T) error {
+func create[R interface{ Clone() R }](s *Store, t *table[R], id, key string, v R) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := t.byID[id]; ok {
@@ -170,56 +167,41 @@ func create[T any](s *Store, t *table[T], id, key string, v *T) error {
 	if s.size() >= s.opts.MaxRecords {
 		return store.ErrFull
 	}
-	c := clone(v)
+	c := v.Clone()
 	t.byID[id] = c
 	t.index[key] = id
 	return nil
 }
 
-// update is the compare-and-swap of a record; outbox's deliveries are stored with it, beyond the record cap
-// (a transition is never refused for its events, and there are at most a few per record).
-func update[T any](s *Store, t *table[T], id string, v *T, version func(*T) int64, setVersion func(*T, int64), topic string,
-	outbox []*store.Delivery) error {
+// update applies fn to a copy of record id as read reads it, under the lock; keep restores the keys fn may
+// not change and advances the version. fn's deliveries are stored with the record, beyond the record cap (a
+// transition is never refused for its events, and there are at most a few per record).
+func update[R interface{ Clone() R }](s *Store, t *table[R], id string, read func(R) (R, error), fn func(R) ([]*store.Delivery, error),
+	keep func(next, cur R), topic string) (R, error) {
+	var none R
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur, ok := t.byID[id]
-	if !ok {
-		return store.ErrNotFound
+	cur := t.byID[id]
+	next, err := read(cur)
+	if err != nil {
+		return none, err
 	}
-	if version(cur) != version(v) {
-		return store.ErrConflict
+	outbox, err := fn(next)
+	switch {
+	case errors.Is(err, store.ErrUnchanged):
+		unchanged, _ := read(cur) // fn may have changed its copy before giving up
+		return unchanged, err
+	case err != nil:
+		return none, err
 	}
-	setVersion(v, version(v)+1)
-	t.byID[id] = clone(v)
+	keep(next, cur)
+	t.byID[id] = next.Clone()
 	for _, d := range outbox {
 		c := *d
 		s.deliveries[d.ID] = &c
 	}
 	s.notifyLocked(topic)
-	return nil
-}
-
-// clone copies a record so callers never share memory with the store.
-func clone[T any](v *T) *T {
-	switch r := any(v).(type) {
-	case *store.Presentation:
-		return any(copyPresentation(r)).(*T)
-	case *store.IPASession:
-		c := *r
-		if r.Identity != nil {
-			id := *r.Identity
-			c.Identity = &id
-		}
-		return any(&c).(*T)
-	}
-	c := *v
-	return &c
-}
-
-func copyPresentation(p *store.Presentation) *store.Presentation {
-	c := *p
-	c.Claims = maps.Clone(p.Claims)
-	return &c
+	return next, nil
 }
 
 // Watch implements store.Store. The watcher's channel is registered directly (no goroutine per watcher) and

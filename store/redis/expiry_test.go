@@ -22,11 +22,11 @@ func TestKeysExpire(t *testing.T) {
 	p := storetest.NewPresentation(10 * time.Minute)
 	require.NoError(t, s.CreatePresentation(ctx, p))
 	p.Status, p.Claims = store.PresentationVerified, map[string]any{"firstName": "Megan"}
-	require.NoError(t, s.UpdatePresentation(ctx, p))
+	storetest.Put(t, s, p)
 	v := storetest.NewIPASession(30 * time.Minute)
 	require.NoError(t, s.CreateIPASession(ctx, v))
 	v.Status = store.IPACompleted
-	require.NoError(t, s.UpdateIPASession(ctx, v))
+	storetest.PutSession(t, s, v)
 
 	retained := func(created time.Time) time.Time { return created.Add(store.Retention) }
 	tests := []struct {
@@ -69,6 +69,6 @@ func TestClaimsDisappearAtExpiry(t *testing.T) {
 	assert.Nil(t, got.Claims)
 
 	got.Status, got.Claims = store.PresentationVerified, map[string]any{"firstName": "late"}
-	require.NoError(t, s.UpdatePresentation(ctx, got))
+	storetest.Put(t, s, got)
 	assert.EqualValues(t, 0, rdb.Exists(ctx, claims).Val(), "claims of an expired request are never stored")
 }

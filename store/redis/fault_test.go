@@ -68,7 +68,7 @@ func TestWatcherSurvivesALostPubSubConnection(t *testing.T) {
 	drain(ch)
 
 	p.Status = store.PresentationRetrieved
-	require.NoError(t, other.UpdatePresentation(ctx, p))
+	storetest.Put(t, other, p)
 	requireSignal(t, ch, "updates after the reconnection still arrive")
 }
 
@@ -86,15 +86,15 @@ func TestRecoversWhenRedisComesBack(t *testing.T) {
 	assert.ErrorIs(t, s.Ping(ctx), store.ErrUnavailable)
 	_, err = s.Presentation(ctx, p.ID)
 	assert.ErrorIs(t, err, store.ErrUnavailable)
-	stale := *p
-	assert.ErrorIs(t, s.UpdatePresentation(ctx, &stale), store.ErrUnavailable)
+	_, err = s.UpdatePresentation(ctx, p.ID, storetest.SetPresentation(p))
+	assert.ErrorIs(t, err, store.ErrUnavailable)
 	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
 	_, err = s.Watch(short, store.PresentationTopic(storetest.ID()))
 	assert.ErrorIs(t, err, store.ErrUnavailable, "a new watch is refused while the server is away")
 	// An update the watcher cannot hear about: it must re-read after the reconnection.
 	p.Status = store.PresentationRetrieved
-	require.NoError(t, direct.UpdatePresentation(ctx, p))
+	storetest.Put(t, direct, p)
 
 	px.start()
 	require.Eventually(t, func() bool { return s.Ping(ctx) == nil }, 10*time.Second, 50*time.Millisecond)
@@ -105,7 +105,7 @@ func TestRecoversWhenRedisComesBack(t *testing.T) {
 
 	drain(ch)
 	got.Status = store.PresentationVerified
-	require.NoError(t, direct.UpdatePresentation(ctx, got))
+	storetest.Put(t, direct, got)
 	requireSignal(t, ch, "updates after the reconnection still arrive")
 	_, err = s.Watch(ctx, store.PresentationTopic(storetest.ID()))
 	assert.NoError(t, err, "new watches work again")

@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -52,7 +53,7 @@ return 1`)
 
 // CreatePresentation implements store.Store.
 func (s *Store) CreatePresentation(ctx context.Context, p *store.Presentation) error {
-	rec, claims, err := encodePresentation(p, p.Version)
+	rec, claims, err := s.encodePresentation(p, p.Version)
 	if err != nil {
 		return fmt.Errorf("redis store: create presentation: %w", err)
 	}
@@ -75,7 +76,7 @@ func (s *Store) Presentation(ctx context.Context, id string) (*store.Presentatio
 		return nil, fmt.Errorf("redis store: decode presentation: %w", err)
 	}
 	// Redis drops the claims at ClaimsEnd; the check here also covers a server clock running late.
-	if claims, ok := vals[1].(string); ok && time.Now().Before(p.ClaimsEnd()) {
+	if claims, ok := vals[1].(string); ok && s.now().Before(p.ClaimsEnd()) {
 		if err := json.Unmarshal([]byte(claims), &p.Claims); err != nil {
 			return nil, fmt.Errorf("redis store: decode claims: %w", err)
 		}
@@ -92,19 +93,22 @@ func (s *Store) PresentationByState(ctx context.Context, state string) (*store.P
 	return s.Presentation(ctx, id)
 }
 
-// UpdatePresentation implements store.Store.
-func (s *Store) UpdatePresentation(ctx context.Context, p *store.Presentation, outbox ...*store.Delivery) error {
-	rec, claims, err := encodePresentation(p, p.Version+1)
-	if err != nil {
-		return fmt.Errorf("redis store: update presentation: %w", err)
-	}
-	err = s.update(ctx, "update presentation", s.keys.presentation(p.ID), s.keys.claims(p.ID), p.Version, rec,
-		store.PresentationTopic(p.ID), claims, p.ClaimsEnd(), outbox)
-	if err != nil {
-		return err
-	}
-	p.Version++
-	return nil
+// UpdatePresentation implements store.Store: read, apply fn, compare-and-swap, and again after a lost race.
+func (s *Store) UpdatePresentation(ctx context.Context, id string, fn store.PresentationUpdater) (*store.Presentation, error) {
+	return optimistic(ctx, "update presentation", func() (*store.Presentation, error) { return s.Presentation(ctx, id) }, fn,
+		func(next, cur *store.Presentation, outbox []*store.Delivery) error {
+			next.ID, next.State = cur.ID, cur.State
+			rec, claims, err := s.encodePresentation(next, cur.Version+1)
+			if err != nil {
+				return fmt.Errorf("redis store: update presentation: %w", err)
+			}
+			if err := s.update(ctx, "update presentation", s.keys.presentation(id), s.keys.claims(id), cur.Version, rec,
+				store.PresentationTopic(id), claims, next.ClaimsEnd(), outbox); err != nil {
+				return err
+			}
+			next.Version = cur.Version + 1
+			return nil
+		})
 }
 
 // CreateIPASession implements store.Store.
@@ -139,20 +143,47 @@ func (s *Store) IPASessionByToken(ctx context.Context, tokenHash string) (*store
 	return s.IPASession(ctx, id)
 }
 
-// UpdateIPASession implements store.Store.
-func (s *Store) UpdateIPASession(ctx context.Context, v *store.IPASession, outbox ...*store.Delivery) error {
-	next := *v
-	next.Version++
-	rec, err := json.Marshal(&next)
-	if err != nil {
-		return fmt.Errorf("redis store: update ipa session: %w", err)
+// UpdateIPASession implements store.Store: read, apply fn, compare-and-swap, and again after a lost race.
+func (s *Store) UpdateIPASession(ctx context.Context, id string, fn store.IPAUpdater) (*store.IPASession, error) {
+	return optimistic(ctx, "update ipa session", func() (*store.IPASession, error) { return s.IPASession(ctx, id) }, fn,
+		func(next, cur *store.IPASession, outbox []*store.Delivery) error {
+			next.ID, next.TokenHash, next.Version = cur.ID, cur.TokenHash, cur.Version+1
+			rec, err := json.Marshal(next)
+			if err != nil {
+				return fmt.Errorf("redis store: update ipa session: %w", err)
+			}
+			return s.update(ctx, "update ipa session", s.keys.session(id), "", cur.Version, rec, store.IPATopic(id), nil, time.Time{}, outbox)
+		})
+}
+
+// optimistic is the update loop of both kinds: read the record, apply fn to a copy, and write it with
+// write(next, cur, outbox), whose compare-and-swap on cur's version fails with store.ErrConflict when another
+// writer came first; then read and apply again, at most store.MaxUpdateAttempts times.
+func optimistic[R interface{ Clone() R }](ctx context.Context, op string, read func() (R, error), fn func(R) ([]*store.Delivery, error),
+	write func(next, cur R, outbox []*store.Delivery) error) (R, error) {
+	var none R
+	for range store.MaxUpdateAttempts {
+		cur, err := read()
+		if err != nil {
+			return none, err
+		}
+		next := cur.Clone()
+		outbox, err := fn(next)
+		switch {
+		case errors.Is(err, store.ErrUnchanged):
+			return cur, err
+		case err != nil:
+			return none, err
+		}
+		switch err := write(next, cur, outbox); {
+		case errors.Is(err, store.ErrConflict):
+			continue
+		case err != nil:
+			return none, err
+		}
+		return next, nil
 	}
-	err = s.update(ctx, "update ipa session", s.keys.session(v.ID), "", v.Version, rec, store.IPATopic(v.ID), nil, time.Time{}, outbox)
-	if err != nil {
-		return err
-	}
-	v.Version++
-	return nil
+	return none, fmt.Errorf("redis store: %s: %d lost races: %w", op, store.MaxUpdateAttempts, store.ErrConflict)
 }
 
 // create runs createScript; every key expires store.Retention after createdAt, the claims at claimsAt.
@@ -195,13 +226,13 @@ func (s *Store) update(ctx context.Context, op, record, claimsKey string, versio
 
 // encodePresentation returns p's record (with version, without claims) and its claims: nil when there are
 // none, or when the request has already expired (they would never be returned).
-func encodePresentation(p *store.Presentation, version int64) (rec, claims []byte, err error) {
+func (s *Store) encodePresentation(p *store.Presentation, version int64) (rec, claims []byte, err error) {
 	c := *p
 	c.Claims, c.Version = nil, version
 	if rec, err = json.Marshal(&c); err != nil {
 		return nil, nil, err
 	}
-	if p.Claims == nil || !time.Now().Before(p.ClaimsEnd()) {
+	if p.Claims == nil || !s.now().Before(p.ClaimsEnd()) {
 		return rec, nil, nil
 	}
 	if claims, err = json.Marshal(p.Claims); err != nil {

@@ -39,12 +39,15 @@ type Options struct {
 	// Prefix starts every key and channel, keeping deployments that share one server apart; empty means
 	// DefaultPrefix.
 	Prefix string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // Store implements store.Store on a Redis server. Create it with Open and Close it when done.
 type Store struct {
 	rdb    *goredis.Client
 	keys   keys
+	now    func() time.Time
 	pubsub *pubsub
 	// closeOnce guards the client's Close (go-redis answers an error to a second one).
 	closeOnce sync.Once
@@ -59,6 +62,9 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultPrefix
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	clientOpts, err := clientOptions(url, "")
 	if err != nil {
 		return nil, err
@@ -70,7 +76,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	subOpts.PoolSize = 1
 
-	s := &Store{rdb: goredis.NewClient(clientOpts), keys: keys{prefix: opts.Prefix}}
+	s := &Store{rdb: goredis.NewClient(clientOpts), keys: keys{prefix: opts.Prefix}, now: opts.Now}
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		_ = s.rdb.Close()
 		return nil, wrap(ctx, "open", err)

@@ -24,24 +24,22 @@ var records = []record{
 		p := storetest.NewPresentation(time.Minute)
 		require.NoError(t, s.CreatePresentation(t.Context(), p))
 		return store.PresentationTopic(p.ID), func(s store.Store) error {
-			cur, err := s.Presentation(t.Context(), p.ID)
-			if err != nil {
-				return err
-			}
-			cur.Status = store.PresentationRetrieved
-			return s.UpdatePresentation(t.Context(), cur)
+			_, err := s.UpdatePresentation(t.Context(), p.ID, func(cur *store.Presentation) ([]*store.Delivery, error) {
+				cur.Status = store.PresentationRetrieved
+				return nil, nil
+			})
+			return err
 		}
 	}},
 	{"ipa session", func(t *testing.T, s store.Store) (string, func(store.Store) error) {
 		v := storetest.NewIPASession(time.Minute)
 		require.NoError(t, s.CreateIPASession(t.Context(), v))
 		return store.IPATopic(v.ID), func(s store.Store) error {
-			cur, err := s.IPASession(t.Context(), v.ID)
-			if err != nil {
-				return err
-			}
-			cur.Status = store.IPACompleted
-			return s.UpdateIPASession(t.Context(), cur)
+			_, err := s.UpdateIPASession(t.Context(), v.ID, func(cur *store.IPASession) ([]*store.Delivery, error) {
+				cur.Status = store.IPACompleted
+				return nil, nil
+			})
+			return err
 		}
 	}},
 }
@@ -108,7 +106,7 @@ func TestPrefixesKeepDeploymentsApart(t *testing.T) {
 	onGreen, err := green.Watch(ctx, store.PresentationTopic(p.ID))
 	require.NoError(t, err)
 	p.Status = store.PresentationRetrieved
-	require.NoError(t, blue.UpdatePresentation(ctx, p))
+	storetest.Put(t, blue, p)
 	select {
 	case <-onGreen:
 		t.Fatal("a watcher was notified of another deployment's update")

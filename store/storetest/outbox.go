@@ -43,7 +43,8 @@ func enqueue(t *testing.T, s store.Store, d *store.Delivery) {
 	p := NewPresentation(time.Hour)
 	require.NoError(t, s.CreatePresentation(t.Context(), p))
 	p.Status = store.PresentationVerified
-	require.NoError(t, s.UpdatePresentation(t.Context(), p, d))
+	_, err := s.UpdatePresentation(t.Context(), p.ID, SetPresentation(p, d))
+	require.NoError(t, err)
 }
 
 // claimOwn claims due deliveries until it gets the one with id (suites may share a backend).
@@ -115,7 +116,7 @@ func testDeliveryRace(t *testing.T, s store.Store) {
 		for {
 			got, err := s.ClaimDelivery(ctx, now, time.Minute)
 			if err != nil {
-				return store.ErrConflict // nothing (left) to claim: counts as lost
+				return store.ErrUnchanged // nothing (left) to claim: counts as lost
 			}
 			if got.ID == d.ID {
 				mine.Add(1)
@@ -129,8 +130,8 @@ func testDeliveryRace(t *testing.T, s store.Store) {
 	require.NoError(t, s.FinishDelivery(ctx, d.ID))
 }
 
-// testUpdateOutbox: a record update stores the deliveries given with it when it wins, and none when it loses
-// its compare-and-swap, for both kinds of record.
+// testUpdateOutbox: an update stores the deliveries its updater returns when it writes, and none when its
+// updater finds nothing to do (the loser of a race on one transition), for both kinds of record.
 func testUpdateOutbox(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Millisecond)
@@ -138,18 +139,36 @@ func testUpdateOutbox(t *testing.T, s store.Store) {
 	require.NoError(t, s.CreatePresentation(ctx, p))
 	v := NewIPASession(time.Hour)
 	require.NoError(t, s.CreateIPASession(ctx, v))
-	stalePresentation, staleSession := *p, *v
 
 	won, later, otherWon := newDelivery(now), newDelivery(now), newDelivery(now)
 	later.NextAttempt = now.Add(10 * time.Minute)
-	p.Status = store.PresentationVerified
-	require.NoError(t, s.UpdatePresentation(ctx, p, won, later))
-	v.Status = store.IPACompleted
-	require.NoError(t, s.UpdateIPASession(ctx, v, otherWon))
 	lost, otherLost := newDelivery(now), newDelivery(now)
-	stalePresentation.Status, staleSession.Status = store.PresentationFailed, store.IPAError
-	require.ErrorIs(t, s.UpdatePresentation(ctx, &stalePresentation, lost), store.ErrConflict)
-	require.ErrorIs(t, s.UpdateIPASession(ctx, &staleSession, otherLost), store.ErrConflict)
+	endOnce := func(outbox ...*store.Delivery) store.PresentationUpdater {
+		return func(cur *store.Presentation) ([]*store.Delivery, error) {
+			if cur.Status.Final() {
+				return outbox, store.ErrUnchanged
+			}
+			cur.Status = store.PresentationVerified
+			return outbox, nil
+		}
+	}
+	endSessionOnce := func(d *store.Delivery) store.IPAUpdater {
+		return func(cur *store.IPASession) ([]*store.Delivery, error) {
+			if cur.Status.Final() {
+				return []*store.Delivery{d}, store.ErrUnchanged
+			}
+			cur.Status = store.IPACompleted
+			return []*store.Delivery{d}, nil
+		}
+	}
+	_, err := s.UpdatePresentation(ctx, p.ID, endOnce(won, later))
+	require.NoError(t, err)
+	_, err = s.UpdateIPASession(ctx, v.ID, endSessionOnce(otherWon))
+	require.NoError(t, err)
+	_, err = s.UpdatePresentation(ctx, p.ID, endOnce(lost))
+	require.ErrorIs(t, err, store.ErrUnchanged)
+	_, err = s.UpdateIPASession(ctx, v.ID, endSessionOnce(otherLost))
+	require.ErrorIs(t, err, store.ErrUnchanged)
 
 	queued := map[string]*store.Delivery{}
 	for {
@@ -165,7 +184,7 @@ func testUpdateOutbox(t *testing.T, s store.Store) {
 		assert.Equal(t, d.Body, queued[d.ID].Body)
 	}
 	for _, d := range []*store.Delivery{lost, otherLost} {
-		assert.NotContains(t, queued, d.ID, "a losing update queues nothing")
+		assert.NotContains(t, queued, d.ID, "a no-op update queues nothing")
 	}
 	assert.NotContains(t, queued, later.ID, "a delivery is due at its NextAttempt, not before")
 	got, err := claimOwn(t, s, later.ID, later.NextAttempt, time.Hour)

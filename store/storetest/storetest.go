@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,8 +25,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}{
 		{"PresentationCreateAndRead", testPresentationCreateAndRead},
 		{"PresentationConflicts", testPresentationConflicts},
-		{"PresentationCompareAndSwap", testPresentationCompareAndSwap},
-		{"PresentationConcurrentTransitionsOneWins", testPresentationRace},
+		{"PresentationUpdate", testPresentationUpdate},
+		{"UpdaterNoOpAndErrorWriteNothing", testUpdaterNoOpAndError},
+		{"PresentationConcurrentUpdatersOneWinsPerStepNoneLost", testPresentationRace},
 		{"PresentationClaimsGoAtExpiry", testClaimsExpire},
 		{"PresentationClaimsGoAtClaimsUntil", testClaimsUntil},
 		{"IPASessionCreateReadUpdate", testIPASession},
@@ -66,6 +68,39 @@ func NewIPASession(ttl time.Duration) *store.IPASession {
 	}
 }
 
+// SetPresentation returns an updater that makes the request equal to v (its keys and version aside) and
+// queues outbox with the change.
+func SetPresentation(v *store.Presentation, outbox ...*store.Delivery) store.PresentationUpdater {
+	return func(cur *store.Presentation) ([]*store.Delivery, error) {
+		*cur = *v.Clone()
+		return outbox, nil
+	}
+}
+
+// SetIPASession is SetPresentation for IPA sessions.
+func SetIPASession(v *store.IPASession, outbox ...*store.Delivery) store.IPAUpdater {
+	return func(cur *store.IPASession) ([]*store.Delivery, error) {
+		*cur = *v.Clone()
+		return outbox, nil
+	}
+}
+
+// Put stores v over the request of the same id, failing the test on an error.
+func Put(t *testing.T, s store.Store, v *store.Presentation) *store.Presentation {
+	t.Helper()
+	got, err := s.UpdatePresentation(t.Context(), v.ID, SetPresentation(v))
+	require.NoError(t, err)
+	return got
+}
+
+// PutSession is Put for IPA sessions.
+func PutSession(t *testing.T, s store.Store, v *store.IPASession) *store.IPASession {
+	t.Helper()
+	got, err := s.UpdateIPASession(t.Context(), v.ID, SetIPASession(v))
+	require.NoError(t, err)
+	return got
+}
+
 func testPresentationCreateAndRead(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	p := NewPresentation(time.Minute)
@@ -98,36 +133,97 @@ func testPresentationConflicts(t *testing.T, s store.Store) {
 	_, err := s.Presentation(ctx, sameState.ID)
 	assert.ErrorIs(t, err, store.ErrNotFound, "a refused create stores nothing")
 
-	unknown := NewPresentation(time.Minute)
-	assert.ErrorIs(t, s.UpdatePresentation(ctx, unknown), store.ErrNotFound)
+	called := false
+	_, err = s.UpdatePresentation(ctx, ID(), func(*store.Presentation) ([]*store.Delivery, error) { called = true; return nil, nil })
+	assert.ErrorIs(t, err, store.ErrNotFound)
+	assert.False(t, called, "no updater runs for an unknown request")
 }
 
-func testPresentationCompareAndSwap(t *testing.T, s store.Store) {
+func testPresentationUpdate(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	p := NewPresentation(time.Minute)
 	require.NoError(t, s.CreatePresentation(ctx, p))
 
-	stale := *p
-	next := *p
-	next.Status, next.Issuer = store.PresentationVerified, "did:web:us.did.idemia.io"
-	next.Claims = map[string]any{"firstName": "Megan", "age": 35.0, "nested": map[string]any{"a": "b"}}
-	require.NoError(t, s.UpdatePresentation(ctx, &next))
-	assert.Equal(t, p.Version+1, next.Version, "a successful update advances the caller's version")
-
-	stale.Status = store.PresentationFailed
-	assert.ErrorIs(t, s.UpdatePresentation(ctx, &stale), store.ErrConflict, "an update from a stale version loses")
-
-	got, err := s.Presentation(ctx, p.ID)
+	got, err := s.UpdatePresentation(ctx, p.ID, func(cur *store.Presentation) ([]*store.Delivery, error) {
+		assert.Equal(t, store.PresentationCreated, cur.Status, "the updater sees the stored request")
+		cur.Status, cur.Issuer = store.PresentationVerified, "did:web:us.did.idemia.io"
+		cur.Claims = map[string]any{"firstName": "Megan", "age": 35.0, "nested": map[string]any{"a": "b"}}
+		cur.ID, cur.State = ID(), ID() // keys are kept whatever the updater does
+		return nil, nil
+	})
 	require.NoError(t, err)
-	assert.Equal(t, &next, got)
+	assert.Equal(t, p.ID, got.ID)
+	assert.Equal(t, p.State, got.State)
+	read, err := s.Presentation(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, got, read, "the update returns the request as stored")
+	assert.Equal(t, store.PresentationVerified, read.Status)
+	byState, err := s.PresentationByState(ctx, p.State)
+	require.NoError(t, err)
+	assert.Equal(t, read, byState)
 
+	read.Claims["firstName"] = "changed by caller"
 	got.Claims["firstName"] = "changed by caller"
 	again, err := s.Presentation(ctx, p.ID)
 	require.NoError(t, err)
 	assert.Equal(t, "Megan", again.Claims["firstName"], "callers never share memory with the store")
 }
 
-// race runs n concurrent updates that all start from the same version and returns how many won.
+// testUpdaterNoOpAndError: an updater that returns store.ErrUnchanged, or any other error, writes nothing,
+// queues nothing and notifies no one, whatever it did to its copy; the first gets the current record back.
+func testUpdaterNoOpAndError(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	p, v := NewPresentation(time.Hour), NewIPASession(time.Hour)
+	require.NoError(t, s.CreatePresentation(ctx, p))
+	require.NoError(t, s.CreateIPASession(ctx, v))
+	pw, err := s.Watch(ctx, store.PresentationTopic(p.ID))
+	require.NoError(t, err)
+	vw, err := s.Watch(ctx, store.IPATopic(v.ID))
+	require.NoError(t, err)
+	boom := errors.New("updater refused")
+	var queued []string
+	for _, give := range []error{store.ErrUnchanged, fmt.Errorf("wrapped: %w", store.ErrUnchanged), boom} {
+		d1, d2 := newDelivery(now), newDelivery(now)
+		queued = append(queued, d1.ID, d2.ID)
+		gotP, errP := s.UpdatePresentation(ctx, p.ID, func(cur *store.Presentation) ([]*store.Delivery, error) {
+			cur.Status, cur.Claims = store.PresentationFailed, map[string]any{"firstName": "Eve"}
+			return []*store.Delivery{d1}, give
+		})
+		gotV, errV := s.UpdateIPASession(ctx, v.ID, func(cur *store.IPASession) ([]*store.Delivery, error) {
+			cur.Status = store.IPAError
+			return []*store.Delivery{d2}, give
+		})
+		require.ErrorIs(t, errP, give)
+		require.ErrorIs(t, errV, give)
+		if errors.Is(give, store.ErrUnchanged) {
+			assert.Equal(t, p, gotP, "a no-op returns the record as stored, not the updater's copy")
+			assert.Equal(t, v, gotV)
+		} else {
+			assert.Nil(t, gotP)
+			assert.Nil(t, gotV)
+		}
+	}
+	storedP, err := s.Presentation(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, p, storedP, "nothing written, version included")
+	storedV, err := s.IPASession(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, v, storedV)
+	requireQuiet(t, pw)
+	requireQuiet(t, vw)
+	for {
+		d, err := s.ClaimDelivery(ctx, now.Add(time.Minute), time.Hour)
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		require.NoError(t, err)
+		assert.NotContains(t, queued, d.ID, "a refused update queues none of its deliveries")
+	}
+}
+
+// race runs n concurrent calls of update and returns how many changed the record (nil error); errors other
+// than store.ErrUnchanged are collected.
 func race(n int, update func(i int) error) (wins int32, errs []error) {
 	var won atomic.Int32
 	var mu sync.Mutex
@@ -139,7 +235,7 @@ func race(n int, update func(i int) error) (wins int32, errs []error) {
 			switch err := update(i); {
 			case err == nil:
 				won.Add(1)
-			case !errors.Is(err, store.ErrConflict):
+			case !errors.Is(err, store.ErrUnchanged):
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -151,22 +247,57 @@ func race(n int, update func(i int) error) (wins int32, errs []error) {
 	return won.Load(), errs
 }
 
+// step returns an updater that moves a request from one status to the next, and is a no-op otherwise, as
+// the state machine's transitions are.
+func step(from, to store.PresentationStatus) store.PresentationUpdater {
+	return func(cur *store.Presentation) ([]*store.Delivery, error) {
+		if cur.Status != from {
+			return nil, store.ErrUnchanged
+		}
+		cur.Status = to
+		return nil, nil
+	}
+}
+
+// testPresentationRace: concurrent updaters of one request, each step taken by exactly one of them, and
+// concurrent changes that all apply (a counter) losing none.
 func testPresentationRace(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	p := NewPresentation(time.Minute)
 	require.NoError(t, s.CreatePresentation(ctx, p))
-	statuses := []store.PresentationStatus{store.PresentationVerified, store.PresentationFailed}
-
-	wins, errs := race(16, func(i int) error {
-		next := *p
-		next.Status = statuses[i%2]
-		return s.UpdatePresentation(ctx, &next)
-	})
-	require.Empty(t, errs)
-	assert.EqualValues(t, 1, wins, "two concurrent transitions of one request: exactly one wins")
+	for _, st := range []struct{ from, to, other store.PresentationStatus }{
+		{store.PresentationCreated, store.PresentationRetrieved, store.PresentationRetrieved},
+		{store.PresentationRetrieved, store.PresentationVerified, store.PresentationFailed},
+	} {
+		wins, errs := race(8, func(i int) error {
+			to := st.to
+			if i%2 == 1 {
+				to = st.other
+			}
+			_, err := s.UpdatePresentation(ctx, p.ID, step(st.from, to))
+			return err
+		})
+		require.Empty(t, errs)
+		assert.EqualValues(t, 1, wins, "step %s: exactly one concurrent updater wins", st.from)
+	}
 	got, err := s.Presentation(ctx, p.ID)
 	require.NoError(t, err)
-	assert.Equal(t, p.Version+1, got.Version)
+	assert.True(t, got.Status.Final())
+	assert.Equal(t, p.Version+2, got.Version, "two steps, two writes")
+
+	const adders = 8
+	wins, errs := race(adders, func(int) error {
+		_, err := s.UpdatePresentation(ctx, p.ID, func(cur *store.Presentation) ([]*store.Delivery, error) {
+			cur.Detail += "+"
+			return nil, nil
+		})
+		return err
+	})
+	require.Empty(t, errs)
+	assert.EqualValues(t, adders, wins)
+	got, err = s.Presentation(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Len(t, got.Detail, adders, "every concurrent change applied once: none lost")
 }
 
 func testClaimsExpire(t *testing.T, s store.Store) {
@@ -174,7 +305,7 @@ func testClaimsExpire(t *testing.T, s store.Store) {
 	p := NewPresentation(400 * time.Millisecond)
 	require.NoError(t, s.CreatePresentation(ctx, p))
 	p.Status, p.Claims = store.PresentationVerified, map[string]any{"firstName": "Megan"}
-	require.NoError(t, s.UpdatePresentation(ctx, p))
+	Put(t, s, p)
 
 	got, err := s.Presentation(ctx, p.ID)
 	require.NoError(t, err)
@@ -192,9 +323,9 @@ func testClaimsUntil(t *testing.T, s store.Store) {
 	p := NewPresentation(time.Minute)
 	require.NoError(t, s.CreatePresentation(ctx, p))
 	p.Status, p.Claims = store.PresentationVerified, map[string]any{"firstName": "Megan"}
-	require.NoError(t, s.UpdatePresentation(ctx, p))
+	Put(t, s, p)
 	p.ClaimsUntil = time.Now().Add(300 * time.Millisecond)
-	require.NoError(t, s.UpdatePresentation(ctx, p), "claims kept, their end brought forward")
+	Put(t, s, p) // claims kept, their end brought forward
 	got, err := s.Presentation(ctx, p.ID)
 	require.NoError(t, err)
 	require.Equal(t, "Megan", got.Claims["firstName"])
@@ -219,15 +350,21 @@ func testIPASession(t *testing.T, s store.Store) {
 	_, err = s.IPASessionByToken(ctx, ID())
 	assert.ErrorIs(t, err, store.ErrNotFound)
 
-	next := *v
+	next := v.Clone()
 	next.Status, next.IdentityID = store.IPACompleted, "gips-"+ID()
 	next.Identity = &store.IdentitySummary{LevelOfAssurance: "LOA2", Status: "VERIFIED", Proof: "fetched"}
-	require.NoError(t, s.UpdateIPASession(ctx, &next))
-	assert.ErrorIs(t, s.UpdateIPASession(ctx, v), store.ErrConflict)
+	next.TokenHash = ID() // kept whatever the updater does
+	updated := PutSession(t, s, next)
+	assert.Equal(t, v.TokenHash, updated.TokenHash)
 
 	got, err = s.IPASession(ctx, v.ID)
 	require.NoError(t, err)
-	assert.Equal(t, &next, got)
+	assert.Equal(t, updated, got)
+	assert.Equal(t, "LOA2", got.Identity.LevelOfAssurance)
+	got.Identity.LevelOfAssurance = "changed by caller"
+	again, err := s.IPASessionByToken(ctx, v.TokenHash)
+	require.NoError(t, err)
+	assert.Equal(t, "LOA2", again.Identity.LevelOfAssurance, "callers never share memory with the store")
 	_, err = s.IPASession(ctx, ID())
 	assert.ErrorIs(t, err, store.ErrNotFound)
 }
@@ -236,13 +373,19 @@ func testIPARace(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	v := NewIPASession(time.Minute)
 	require.NoError(t, s.CreateIPASession(ctx, v))
-	wins, errs := race(16, func(int) error {
-		next := *v
-		next.Status = store.IPACompleted
-		return s.UpdateIPASession(ctx, &next)
+	statuses := []store.IPAStatus{store.IPACompleted, store.IPAError}
+	wins, errs := race(8, func(i int) error {
+		_, err := s.UpdateIPASession(ctx, v.ID, func(cur *store.IPASession) ([]*store.Delivery, error) {
+			if cur.Status.Final() {
+				return nil, store.ErrUnchanged
+			}
+			cur.Status = statuses[i%2]
+			return nil, nil
+		})
+		return err
 	})
 	require.Empty(t, errs)
-	assert.EqualValues(t, 1, wins)
+	assert.EqualValues(t, 1, wins, "one concurrent end of a session wins")
 }
 
 func testWatch(t *testing.T, s store.Store) {
@@ -256,20 +399,16 @@ func testWatch(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 
 	p.Status = store.PresentationRetrieved
-	require.NoError(t, s.UpdatePresentation(ctx, p))
+	Put(t, s, p)
 	requireSignal(t, ch)
-	select {
-	case <-otherCh:
-		t.Fatal("a watcher of another request was notified")
-	case <-time.After(100 * time.Millisecond):
-	}
+	requireQuiet(t, otherCh)
 
 	v := NewIPASession(time.Minute)
 	require.NoError(t, s.CreateIPASession(ctx, v))
 	ipaCh, err := s.Watch(ctx, store.IPATopic(v.ID))
 	require.NoError(t, err)
 	v.Status = store.IPAError
-	require.NoError(t, s.UpdateIPASession(ctx, v))
+	PutSession(t, s, v)
 	requireSignal(t, ipaCh)
 }
 
@@ -305,7 +444,7 @@ func testWatchFanOut(t *testing.T, s store.Store) {
 	}
 
 	p.Status = store.PresentationRetrieved
-	require.NoError(t, s.UpdatePresentation(ctx, p))
+	Put(t, s, p)
 	for _, ch := range chs {
 		requireSignal(t, ch)
 	}
@@ -313,8 +452,19 @@ func testWatchFanOut(t *testing.T, s store.Store) {
 
 func testIPAUpdateUnknown(t *testing.T, s store.Store) {
 	v := NewIPASession(time.Minute)
-	assert.ErrorIs(t, s.UpdateIPASession(t.Context(), v), store.ErrNotFound)
-	assert.Zero(t, v.Version, "a failed update leaves the caller's version alone")
+	got, err := s.UpdateIPASession(t.Context(), v.ID, SetIPASession(v))
+	assert.ErrorIs(t, err, store.ErrNotFound)
+	assert.Nil(t, got)
+}
+
+// requireQuiet fails when ch receives a notification within 100 ms.
+func requireQuiet(t *testing.T, ch <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-ch:
+		t.Fatal("a watcher was notified of a change that did not happen")
+	case <-time.After(100 * time.Millisecond):
+	}
 }
 
 func requireSignal(t *testing.T, ch <-chan struct{}) {

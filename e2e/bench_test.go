@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 
 // callbackTemplate is the documented presentation_verified fixture with placeholders for id and state.
 func callbackTemplate(b *testing.B) []byte {
-	raw, err := os.ReadFile("../../verifier/testdata/callback-presentation-verified.json")
+	raw, err := os.ReadFile("../verifier/testdata/callback-presentation-verified.json")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -55,10 +55,10 @@ func BenchmarkCallbackBareBaseline(b *testing.B) {
 }
 
 // BenchmarkCallbackVerified runs our whole callback path (middleware, decode, HMAC, store read, policy,
-// compare-and-swap, notify) moving a fresh request from created to verified on each iteration.
+// compare-and-swap, notify) moving a fresh request from Created to verified on each iteration.
 func BenchmarkCallbackVerified(b *testing.B) {
-	h := newHarness(b, nil)
-	handler := h.app.server.Handler()
+	h := New(b, nil)
+	handler := h.App.Server.Handler()
 	type call struct {
 		key  string
 		body []byte
@@ -67,7 +67,7 @@ func BenchmarkCallbackVerified(b *testing.B) {
 	calls := make([]call, 0, 1024)
 	for range cap(calls) {
 		p := newStored(b, h)
-		calls = append(calls, call{verifier.APIKey([]byte(testSecret), p.State), callbackBody(tmpl, p.ID, p.State)})
+		calls = append(calls, call{verifier.APIKey([]byte(TestSecret), p.State), callbackBody(tmpl, p.ID, p.State)})
 	}
 	b.ReportAllocs()
 	i := 0
@@ -76,7 +76,7 @@ func BenchmarkCallbackVerified(b *testing.B) {
 			b.StopTimer()
 			for j := range calls {
 				p := newStored(b, h)
-				calls[j] = call{verifier.APIKey([]byte(testSecret), p.State), callbackBody(tmpl, p.ID, p.State)}
+				calls[j] = call{verifier.APIKey([]byte(TestSecret), p.State), callbackBody(tmpl, p.ID, p.State)}
 			}
 			i = 0
 			b.StartTimer()
@@ -92,11 +92,11 @@ func BenchmarkCallbackVerified(b *testing.B) {
 	}
 }
 
-func newStored(b *testing.B, h *harness) *store.Presentation {
+func newStored(b *testing.B, h *Harness) *store.Presentation {
 	now := time.Now().UTC()
-	p := &store.Presentation{ID: randomID(), State: randomID(), OwnerHash: "bench", URL: "openid-vc://?request_uri=https://x/y",
+	p := &store.Presentation{ID: RandomID(), State: RandomID(), OwnerHash: "bench", URL: "openid-vc://?request_uri=https://x/y",
 		Status: store.PresentationCreated, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}
-	if err := h.app.store.CreatePresentation(b.Context(), p); err != nil {
+	if err := h.App.Store.CreatePresentation(b.Context(), p); err != nil {
 		b.Fatal(err)
 	}
 	return p
@@ -105,22 +105,22 @@ func newStored(b *testing.B, h *harness) *store.Presentation {
 // BenchmarkCreateUpstreamBaseline is the floor for create: one POST of the same body straight to the
 // in-process TLS fake of the Request Service, with a ready token.
 func BenchmarkCreateUpstreamBaseline(b *testing.B) {
-	h := newHarness(b, nil)
-	tokens, err := verifier.NewTokenSource(h.cfg.Entra, h.outbound())
+	h := New(b, nil)
+	tokens, err := verifier.NewTokenSource(h.Cfg.Entra, h.Outbound())
 	if err != nil {
 		b.Fatal(err)
 	}
-	client := &verifier.Client{BaseURL: h.cfg.Entra.RequestServiceURL, HTTP: h.outbound(), Tokens: tokens}
-	service := verifier.NewService(h.cfg, client, h.app.store, []byte(testSecret))
+	client := &verifier.Client{BaseURL: h.Cfg.Entra.RequestServiceURL, HTTP: h.Outbound(), Tokens: tokens}
+	service := verifier.NewService(verifier.Options{Config: h.Cfg, Creator: client, Store: h.App.Store, Secret: []byte(TestSecret)})
 	body, _ := json.Marshal(service.Request("state"))
 	token, err := tokens.Token(b.Context())
 	if err != nil {
 		b.Fatal(err)
 	}
-	hc := h.outbound()
+	hc := h.Outbound()
 	b.ReportAllocs()
 	for b.Loop() {
-		req, _ := http.NewRequestWithContext(b.Context(), http.MethodPost, h.cfg.Entra.RequestServiceURL+"/verifiableCredentials/createPresentationRequest", bytes.NewReader(body))
+		req, _ := http.NewRequestWithContext(b.Context(), http.MethodPost, h.Cfg.Entra.RequestServiceURL+"/verifiableCredentials/createPresentationRequest", bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := hc.Do(req)
@@ -133,11 +133,11 @@ func BenchmarkCreateUpstreamBaseline(b *testing.B) {
 	}
 }
 
-// BenchmarkCreate is our whole create route (cookie, token from MSAL's cache, request body, upstream call,
+// BenchmarkCreate is our whole create Route (cookie, token from MSAL's cache, request body, upstream call,
 // store) against the same fake.
 func BenchmarkCreate(b *testing.B) {
-	h := newHarness(b, nil)
-	handler := h.app.server.Handler()
+	h := New(b, nil)
+	handler := h.App.Server.Handler()
 	b.ReportAllocs()
 	for b.Loop() {
 		rec := httptest.NewRecorder()

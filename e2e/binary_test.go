@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -37,7 +37,7 @@ func binary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "verifier")
-		out, err := exec.Command("go", "build", "-tags", "jwx_es256k,nomsgpack", "-o", binPath, ".").CombinedOutput()
+		out, err := exec.Command("go", "build", "-tags", "jwx_es256k,nomsgpack", "-o", binPath, "../cmd/verifier").CombinedOutput()
 		if err != nil {
 			buildErr = err
 			t.Log(string(out))
@@ -93,15 +93,15 @@ func TestBinaryServesTheFlow(t *testing.T) {
 	proc.waitReady(t, base+"/readyz")
 	logs := proc.logs
 
-	browser := newBrowser(t)
+	browser := NewBrowser(t)
 	resp, err := browser.Post(base+"/api/verifier/presentation-requests", "application/json", nil)
 	require.NoError(t, err)
-	var c created
+	var c Created
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&c))
 	resp.Body.Close()
 	require.Equal(t, http.StatusCreated, resp.StatusCode, proc.logs.String())
 
-	status, err := rs.SendCallback(t.Context(), c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(usDID, person())))
+	status, err := rs.SendCallback(t.Context(), c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(USDID, Person())))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, status)
 	resp, err = browser.Get(base + "/api/verifier/presentation-requests/" + c.RequestID)

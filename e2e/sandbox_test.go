@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
@@ -32,7 +32,7 @@ func startSandboxBinary(t *testing.T) *sandboxProcess {
 	proc.waitReady(t, base+"/readyz")
 	t.Logf("sandbox start-up to first successful /readyz: %v", time.Since(start))
 	logs := proc.logs
-	return &sandboxProcess{base: base, browser: newBrowser(t), logs: logs}
+	return &sandboxProcess{base: base, browser: NewBrowser(t), logs: logs}
 }
 
 // call makes a request as the person's browser and decodes a JSON answer into out (when not nil).
@@ -99,7 +99,7 @@ func TestSandboxJourneys(t *testing.T) {
 			{"declined", "failed", "presentation_error"},
 		} {
 			t.Run(tc.outcome, func(t *testing.T) {
-				var c created
+				var c Created
 				status, _, body := p.call(t, http.MethodPost, "/api/verifier/presentation-requests", nil, &c)
 				require.Equal(t, http.StatusCreated, status, body)
 				phone := sandbox.PhoneURL(c.URL)
@@ -126,8 +126,8 @@ func TestSandboxJourneys(t *testing.T) {
 			})
 		}
 	})
-	for _, person := range sandbox.People {
-		assert.NotContains(t, p.logs.String(), person.LastName, "claims are never logged")
+	for _, Person := range sandbox.People {
+		assert.NotContains(t, p.logs.String(), Person.LastName, "claims are never logged")
 	}
 
 	// After the journeys, /metrics shows what operators watch.

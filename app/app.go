@@ -1,4 +1,7 @@
-package main
+// Package app wires a configuration into the running service: its store, the two domain services with their
+// clients, the result hand-off and the HTTP server. cmd/verifier runs it; the end-to-end tests build it in
+// process.
+package app
 
 import (
 	"context"
@@ -23,105 +26,94 @@ import (
 	"github.com/entra-verifier/entra-verifier/wellknown"
 )
 
-// application is the wired service: its store, domain services and HTTP server.
-type application struct {
-	store         store.Store
-	ipa           *ipa.Service
-	presentations *verifier.Service
-	webhook       *result.Webhook
-	server        *web.Server
+// App is the wired service: its store, domain services and HTTP server.
+type App struct {
+	Store         store.Store
+	IPA           *ipa.Service
+	Presentations *verifier.Service
+	Webhook       *result.Webhook
+	Server        *web.Server
 	stop          context.CancelFunc // ends the background workers
 	workers       sync.WaitGroup
 }
 
-// newApplication wires cfg into an application; outbound is the client for every upstream call.
-func newApplication(ctx context.Context, cfg *config.Config, descriptors *wellknown.Descriptors, outbound *http.Client, sb *sandbox.Sandbox) (*application, error) {
+// New wires cfg into an App; outbound is the client for every upstream call; sb, when set, is the sandbox
+// whose simulated phone the server mounts.
+func New(ctx context.Context, cfg *config.Config, descriptors *wellknown.Descriptors, outbound *http.Client, sb *sandbox.Sandbox) (*App, error) {
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	app := &application{store: st, stop: func() {}}
-	opts := web.Options{Config: cfg, Store: st, WellKnown: descriptors, Metrics: web.NewMetrics()}
+	a := &App{Store: st, stop: func() {}}
+	if err := a.wire(cfg, descriptors, outbound, sb); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if a.Webhook != nil {
+		var workers context.Context
+		workers, a.stop = context.WithCancel(context.WithoutCancel(ctx))
+		a.workers.Go(func() { a.Webhook.Run(workers) })
+	}
+	return a, nil
+}
+
+// wire builds the services and the server around a's store.
+func (a *App) wire(cfg *config.Config, descriptors *wellknown.Descriptors, outbound *http.Client, sb *sandbox.Sandbox) error {
+	opts := web.Options{Config: cfg, Store: a.Store, WellKnown: descriptors, Metrics: web.NewMetrics()}
 	instrumented := *outbound
 	instrumented.Transport = opts.Metrics.Transport(outbound.Transport, upstreamName(cfg))
 	outbound = &instrumented
-	if opts.Handoff, app.webhook, err = results(cfg, st, outbound); err != nil {
-		app.Close()
-		return nil, err
+	var err error
+	if opts.Handoff, a.Webhook, err = results(cfg, a.Store, outbound); err != nil {
+		return err
 	}
 	if sb != nil {
 		opts.Sandbox = &web.Sandbox{Phone: sb.Phone(), PhoneURL: sandbox.PhoneURL}
 	}
+	var events *result.Events
+	if a.Webhook != nil {
+		events = &result.Events{Webhook: a.Webhook, Claims: result.ParseClaims(cfg.Result.Claims)}
+	}
 	if cfg.Entra.Enabled() {
-		tokens, err := verifier.NewTokenSource(cfg.Entra, outbound)
+		client, err := verifier.NewClient(cfg.Entra, outbound)
 		if err != nil {
-			app.Close()
-			return nil, err
+			return err
 		}
 		secret := []byte(cfg.Entra.CallbackSecret)
 		if len(secret) == 0 {
 			secret = []byte(rand.Text() + rand.Text()) // one process, one key: fine for the memory store
 		}
-		client := &verifier.Client{BaseURL: cfg.Entra.RequestServiceURL, HTTP: outbound, Tokens: tokens}
-		app.presentations = verifier.NewService(cfg, client, st, secret)
-		app.presentations.ClaimsRetention = cfg.ClaimsRetention
-		opts.Presentations = app.presentations
-		if app.webhook != nil {
-			claims := result.ParseClaims(cfg.Result.Claims)
-			app.presentations.FinalEvent = func(ctx context.Context, p *store.Presentation) *store.Delivery {
-				return app.event(ctx, result.PresentationEvent(p, claims, time.Now()))
-			}
+		o := verifier.Options{Config: cfg, Creator: client, Store: a.Store, Secret: secret}
+		if events != nil {
+			o.Events = events
 		}
+		a.Presentations = verifier.NewService(o)
+		opts.Presentations = a.Presentations
 	}
 	if cfg.IPA.Enabled() {
-		client, err := ipa.New(ipa.Config{
-			CognitoURL: cfg.IPA.CognitoURL, ClientID: cfg.IPA.ClientID, ClientSecret: cfg.IPA.ClientSecret,
-			CreateSessionURL: cfg.IPA.CreateSessionURL, ApplicationID: cfg.IPA.ApplicationID,
-			IDVURL: cfg.IPA.IDVURL, GIPSAPIKey: cfg.IPA.GIPSAPIKey, HTTPClient: outbound,
-		})
+		client, err := ipa.NewClient(cfg.IPA, outbound)
 		if err != nil {
-			app.Close()
-			return nil, err
+			return err
 		}
-		app.ipa = ipa.NewService(client, st, cfg.PublicURL.String(), cfg.IPA.StartURL)
-		opts.Sessions, opts.IdentityRetrieval = app.ipa, client.RetrievalEnabled()
-		if app.webhook != nil && cfg.Result.WebhookIPA {
-			app.ipa.EndEvent = func(ctx context.Context, s *store.IPASession) *store.Delivery {
-				return app.event(ctx, result.SessionEvent(s, time.Now()))
-			}
+		o := ipa.Options{Config: cfg, IDEMIA: client, Store: a.Store}
+		if events != nil && cfg.Result.WebhookIPA {
+			o.Events = events
 		}
+		a.IPA = ipa.NewService(o)
+		opts.Sessions, opts.IdentityRetrieval = a.IPA, client.RetrievalEnabled()
 	}
-	if app.server, err = web.New(opts); err != nil {
-		app.Close()
-		return nil, err
-	}
-	if app.webhook != nil {
-		var workers context.Context
-		workers, app.stop = context.WithCancel(context.WithoutCancel(ctx))
-		app.workers.Go(func() { app.webhook.Run(workers) })
-	}
-	return app, nil
-}
-
-// event turns a result event into the delivery stored with its transition; nil (logged) when it cannot be
-// encoded: the journey itself goes on.
-func (a *application) event(ctx context.Context, ev result.Event) *store.Delivery {
-	d, err := a.webhook.Delivery(ev)
-	if err != nil {
-		slog.ErrorContext(ctx, "result event not queued", "type", ev.Type, "err", err)
-		return nil
-	}
-	return d
+	a.Server, err = web.New(opts)
+	return err
 }
 
 // Close stops the background workers and releases the application's resources.
-func (a *application) Close() {
+func (a *App) Close() {
 	a.stop()
 	a.workers.Wait()
-	if a.ipa != nil {
-		a.ipa.Close()
+	if a.IPA != nil {
+		a.IPA.Close()
 	}
-	_ = a.store.Close()
+	_ = a.Store.Close()
 }
 
 func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {

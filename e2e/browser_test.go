@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 )
 
 // screenshotDir is where the browser tests leave their screenshots (kept out of git).
-const screenshotDir = "../../artifacts/screenshots"
+const screenshotDir = "../artifacts/screenshots"
 
 const phoneUA = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1"
 

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -44,32 +44,32 @@ func TestLogsHoldNoPersonalDataOrSecrets(t *testing.T) {
 	slog.SetDefault(logging.New(&logs, slog.LevelDebug))
 	t.Cleanup(func() { slog.SetDefault(previous) })
 
-	h := newHarness(t, nil)
-	person := sandbox.People[2]
-	session := h.createSession()
-	h.endSession(session.SessionID, sandbox.IPACompleted)
-	require.Eventually(t, func() bool { return h.sessionOf(session.SessionID)["identity"] != nil }, 5*time.Second, 20*time.Millisecond)
+	h := New(t, nil)
+	Person := sandbox.People[2]
+	session := h.CreateSession()
+	h.EndSession(session.SessionID, sandbox.IPACompleted)
+	require.Eventually(t, func() bool { return h.SessionOf(session.SessionID)["identity"] != nil }, 5*time.Second, 20*time.Millisecond)
 
-	c := h.create()
-	rec, ok := h.rs.Request(c.RequestID)
+	c := h.Create()
+	rec, ok := h.RS.Request(c.RequestID)
 	require.True(t, ok)
 	state := rec.Request.Callback.State
-	apiKey := verifier.APIKey([]byte(testSecret), state)
-	code, _ := h.callback("wrong-"+apiKey, `{"requestId":"`+c.RequestID+`","state":"`+state+`","requestStatus":"request_retrieved"}`)
+	apiKey := verifier.APIKey([]byte(TestSecret), state)
+	code, _ := h.Callback("wrong-"+apiKey, `{"requestId":"`+c.RequestID+`","state":"`+state+`","requestStatus":"request_retrieved"}`)
 	require.Equal(t, http.StatusUnauthorized, code)
-	code, _ = h.callback(apiKey, `{"requestId":"`+c.RequestID+`","state":"`+state+`","requestStatus":"presentation_verified","verifiedCredentialsData":"`+person.Portrait()+`"}`)
+	code, _ = h.Callback(apiKey, `{"requestId":"`+c.RequestID+`","state":"`+state+`","requestStatus":"presentation_verified","verifiedCredentialsData":"`+Person.Portrait()+`"}`)
 	require.Equal(t, http.StatusBadRequest, code)
-	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Retrieved()))
-	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(usDID, person.Claims()))))
-	assert.Equal(t, person.FirstName, h.statusOf(c.RequestID)["claims"].(map[string]any)["firstName"])
+	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Retrieved()))
+	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(USDID, Person.Claims()))))
+	assert.Equal(t, Person.FirstName, h.StatusOf(c.RequestID)["claims"].(map[string]any)["firstName"])
 
 	secrets := map[string]string{
-		"first name": person.FirstName, "last name": person.LastName, "date of birth": person.DateOfBirth,
-		"portrait": person.Portrait()[:40], "callback secret": testSecret, "api-key": apiKey, "state": state,
+		"first name": Person.FirstName, "last name": Person.LastName, "date of birth": Person.DateOfBirth,
+		"portrait": Person.Portrait()[:40], "callback secret": TestSecret, "api-key": apiKey, "state": state,
 		"Entra client secret": "client-secret", "IDEMIA client secret": "ipa-secret", "GIPS api key": "gips-key",
-		"IPA callback token": strings.TrimPrefix(h.callbackURL(session.SessionID), h.url+"/api/ipa/callback/"),
+		"IPA callback token": strings.TrimPrefix(h.CallbackURL(session.SessionID), h.URL+"/api/ipa/callback/"),
 	}
-	for i, tok := range append(h.idp.Tokens(), h.cognito.Tokens()...) {
+	for i, tok := range append(h.IdP.Tokens(), h.Cognito.Tokens()...) {
 		secrets["access token "+string(rune('a'+i))] = tok
 	}
 	out := logs.String()

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -25,12 +25,6 @@ import (
 	"github.com/entra-verifier/entra-verifier/web"
 )
 
-const usDID, euDID = "did:web:us.did.idemia.io", "did:web:eu.did.idemia.io"
-
-func person() map[string]any {
-	return map[string]any{"firstName": "Megan", "lastName": "Bowen", "dateOfBirth": "1990-04-12", "portrait": "_9j_4AAQSkZJRg"}
-}
-
 func TestCreateSendsTheDocumentedBody(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -38,22 +32,22 @@ func TestCreateSendsTheDocumentedBody(t *testing.T) {
 		issuers    []string
 		validation map[string]any
 	}{
-		{"us region, no face check", nil, []string{usDID},
+		{"us region, no face check", nil, []string{USDID},
 			map[string]any{"allowRevoked": false, "validateLinkedDomain": true}},
 		{"eu region trusting both, face check", map[string]string{"VERIFIER_REGION": "eu", "VERIFIER_ACCEPTED_REGIONS": "eu,us", "ENTRA_FACE_CHECK": "true", "ENTRA_FACE_CHECK_THRESHOLD": "80"},
-			[]string{euDID, usDID},
+			[]string{EUDID, USDID},
 			map[string]any{"allowRevoked": false, "validateLinkedDomain": true,
 				"faceCheck": map[string]any{"sourcePhotoClaimName": "portrait", "matchConfidenceThreshold": 80.0}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, tc.env)
-			status, body, hdr := h.do(h.browser, http.MethodPost, "/api/verifier/presentation-requests", nil, nil)
+			h := New(t, tc.env)
+			status, body, hdr := h.Do(h.Browser, http.MethodPost, "/api/verifier/presentation-requests", nil, nil)
 			require.Equal(t, http.StatusCreated, status, string(body))
-			var c created
+			var c Created
 			require.NoError(t, json.Unmarshal(body, &c))
 
-			got := h.rs.Last()
+			got := h.RS.Last()
 			require.NotNil(t, got)
 			assert.Equal(t, c.RequestID, got.RequestID)
 			assert.True(t, strings.HasPrefix(got.Header.Get("Authorization"), "Bearer "))
@@ -63,11 +57,11 @@ func TestCreateSendsTheDocumentedBody(t *testing.T) {
 				"authority": "did:web:verifier.example.com", "includeQRCode": false, "includeReceipt": false,
 				"registration": map[string]any{"clientName": "Idemia DID", "purpose": "Open your account"},
 				"callback": map[string]any{
-					"url": h.url + "/api/verifier/callback", "state": state,
-					"headers": map[string]any{"api-key": verifier.APIKey([]byte(testSecret), state)},
+					"url": h.URL + "/api/verifier/callback", "state": state,
+					"headers": map[string]any{"api-key": verifier.APIKey([]byte(TestSecret), state)},
 				},
 				"requestedCredentials": []any{map[string]any{
-					"type": "VerifiedIdentity", "purpose": "Open your account", "acceptedIssuers": toAny(tc.issuers),
+					"type": "VerifiedIdentity", "purpose": "Open your account", "acceptedIssuers": ToAny(tc.issuers),
 					"configuration": map[string]any{"validation": tc.validation},
 				}},
 			}
@@ -88,95 +82,87 @@ func TestCreateSendsTheDocumentedBody(t *testing.T) {
 			assert.Equal(t, "no-store", hdr.Get("Cache-Control"))
 
 			// A second create from the same browser reuses its cookie and binds both requests to it.
-			_, _, hdr2 := h.do(h.browser, http.MethodPost, "/api/verifier/presentation-requests", nil, nil)
+			_, _, hdr2 := h.Do(h.Browser, http.MethodPost, "/api/verifier/presentation-requests", nil, nil)
 			assert.Empty(t, hdr2.Get("Set-Cookie"))
-			assert.Equal(t, "created", h.statusOf(c.RequestID)["status"])
+			assert.Equal(t, "created", h.StatusOf(c.RequestID)["status"])
 		})
 	}
 }
 
-func toAny(s []string) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
-	}
-	return out
-}
-
 func TestReadsNeedTheCreatorCookie(t *testing.T) {
-	h := newHarness(t, nil)
-	c := h.create()
-	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(usDID, person()))))
+	h := New(t, nil)
+	c := h.Create()
+	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(USDID, Person()))))
 	base := "/api/verifier/presentation-requests/" + c.RequestID
 	for _, path := range []string{base, base + "/qr.png", base + "/events"} {
-		for name, client := range map[string]*http.Client{"another browser": h.stranger, "no cookie": http.DefaultClient} {
-			status, body, _ := h.do(client, http.MethodGet, path, nil, nil)
+		for name, client := range map[string]*http.Client{"another browser": h.Stranger, "no cookie": http.DefaultClient} {
+			status, body, _ := h.Do(client, http.MethodGet, path, nil, nil)
 			assert.Equal(t, http.StatusNotFound, status, "%s %s", name, path)
-			assert.Equal(t, "not_found", errorCode(t, body))
+			assert.Equal(t, "not_found", ErrorCode(t, body))
 			assert.NotContains(t, string(body), "Megan")
 		}
 	}
-	status, body, _ := h.do(h.browser, http.MethodGet, "/api/verifier/presentation-requests/unknown", nil, nil)
+	status, body, _ := h.Do(h.Browser, http.MethodGet, "/api/verifier/presentation-requests/unknown", nil, nil)
 	assert.Equal(t, http.StatusNotFound, status)
-	assert.Equal(t, "not_found", errorCode(t, body), "an unknown id reads the same as another browser's")
-	assert.Equal(t, "verified", h.statusOf(c.RequestID)["status"])
+	assert.Equal(t, "not_found", ErrorCode(t, body), "an unknown id reads the same as another browser's")
+	assert.Equal(t, "verified", h.StatusOf(c.RequestID)["status"])
 }
 
 func TestManyCreatesOneTokenCall(t *testing.T) {
-	h := newHarness(t, nil)
+	h := New(t, nil)
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
-			status, body, _ := h.do(h.browser, http.MethodPost, "/api/verifier/presentation-requests", nil, nil)
+			status, body, _ := h.Do(h.Browser, http.MethodPost, "/api/verifier/presentation-requests", nil, nil)
 			assert.Equal(t, http.StatusCreated, status, string(body))
 		})
 	}
 	wg.Wait()
-	h.create()
-	assert.Equal(t, 1, h.idp.TokenCalls(), "MSAL's cache and our singleflight share one token")
-	assert.Equal(t, 21, h.rs.Calls())
+	h.Create()
+	assert.Equal(t, 1, h.IdP.TokenCalls(), "MSAL's cache and our singleflight share one token")
+	assert.Equal(t, 21, h.RS.Calls())
 }
 
 func TestUpstreamFailures(t *testing.T) {
 	tests := []struct {
 		name      string
-		setup     func(h *harness)
+		setup     func(h *Harness)
 		wantCode  int
 		wantCalls int
 	}{
-		{"429 with Retry-After is retried", func(h *harness) { h.rs.Fail(sandbox.Throttled) }, http.StatusCreated, 2},
-		{"503 twice then success", func(h *harness) { h.rs.Fail(sandbox.Unavailable, sandbox.Unavailable) }, http.StatusCreated, 3},
-		{"503 three times gives up", func(h *harness) { h.rs.Fail(sandbox.Unavailable, sandbox.Unavailable, sandbox.Unavailable) }, http.StatusBadGateway, 3},
-		{"400 is not retried", func(h *harness) {
-			h.rs.Fail(sandbox.Failure{Status: 400, Code: "badRequest", Inner: "badOrMissingField", Message: "The request does not contain a valid authority DID."})
+		{"429 with Retry-After is retried", func(h *Harness) { h.RS.Fail(sandbox.Throttled) }, http.StatusCreated, 2},
+		{"503 twice then success", func(h *Harness) { h.RS.Fail(sandbox.Unavailable, sandbox.Unavailable) }, http.StatusCreated, 3},
+		{"503 three times gives up", func(h *Harness) { h.RS.Fail(sandbox.Unavailable, sandbox.Unavailable, sandbox.Unavailable) }, http.StatusBadGateway, 3},
+		{"400 is not retried", func(h *Harness) {
+			h.RS.Fail(sandbox.Failure{Status: 400, Code: "badRequest", Inner: "badOrMissingField", Message: "The request does not contain a valid authority DID."})
 		}, http.StatusBadGateway, 1},
-		{"token without roles (no admin consent)", func(h *harness) { h.idp.SetRoles("User.Read") }, http.StatusBadGateway, 1},
-		{"wrong client secret", func(h *harness) { h.idp.SetClientSecret("rotated") }, http.StatusBadGateway, 0},
+		{"token without roles (no admin consent)", func(h *Harness) { h.IdP.SetRoles("User.Read") }, http.StatusBadGateway, 1},
+		{"wrong client secret", func(h *Harness) { h.IdP.SetClientSecret("rotated") }, http.StatusBadGateway, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, nil)
+			h := New(t, nil)
 			tc.setup(h)
-			status, body, _ := h.do(h.browser, http.MethodPost, "/api/verifier/presentation-requests", nil, nil)
+			status, body, _ := h.Do(h.Browser, http.MethodPost, "/api/verifier/presentation-requests", nil, nil)
 			assert.Equal(t, tc.wantCode, status, string(body))
-			assert.Equal(t, tc.wantCalls, h.rs.Calls())
+			assert.Equal(t, tc.wantCalls, h.RS.Calls())
 			if status != http.StatusCreated {
-				assert.Equal(t, "upstream_error", errorCode(t, body))
+				assert.Equal(t, "upstream_error", ErrorCode(t, body))
 			}
 		})
 	}
 }
 
 func TestEventsFollowTheRequest(t *testing.T) {
-	h := newHarness(t, nil)
-	c := h.create()
-	events := h.events(t, "/api/verifier/presentation-requests/"+c.RequestID+"/events")
-	assert.Equal(t, "created", nextEvent(t, events)["status"])
-	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Retrieved()))
-	assert.Equal(t, "retrieved", nextEvent(t, events)["status"])
-	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Retrieved()))
-	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(usDID, person()))))
-	last := lastEvent(t, events)
+	h := New(t, nil)
+	c := h.Create()
+	events := h.Events(t, "/api/verifier/presentation-requests/"+c.RequestID+"/events")
+	assert.Equal(t, "created", NextEvent(t, events)["status"])
+	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Retrieved()))
+	assert.Equal(t, "retrieved", NextEvent(t, events)["status"])
+	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Retrieved()))
+	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(USDID, Person()))))
+	last := LastEvent(t, events)
 	assert.Equal(t, "verified", last["status"], "a repeated step sends no event")
 	assert.Equal(t, "Bowen", last["claims"].(map[string]any)["lastName"])
 }
@@ -185,9 +171,9 @@ func TestEventsFollowTheRequest(t *testing.T) {
 // answer carries, is counted while open, ends (connection closed) after a final status or at shutdown, and
 // is dropped as soon as its client leaves.
 func TestEventStreamAnswer(t *testing.T) {
-	h := newHarness(t, nil)
+	h := New(t, nil)
 	watchers := func() string {
-		_, body, _ := h.do(http.DefaultClient, http.MethodGet, "/metrics", nil, nil)
+		_, body, _ := h.Do(http.DefaultClient, http.MethodGet, "/metrics", nil, nil)
 		for line := range strings.Lines(string(body)) {
 			if strings.HasPrefix(line, `verifier_sse_watchers{kind="presentation"}`) {
 				return strings.Fields(line)[1]
@@ -195,8 +181,8 @@ func TestEventStreamAnswer(t *testing.T) {
 		}
 		return "missing"
 	}
-	c := h.create()
-	resp := h.openEvents(t, "/api/verifier/presentation-requests/"+c.RequestID+"/events", map[string]string{"X-Request-Id": "stream-1"})
+	c := h.Create()
+	resp := h.OpenEvents(t, "/api/verifier/presentation-requests/"+c.RequestID+"/events", map[string]string{"X-Request-Id": "stream-1"})
 	for k, v := range map[string]string{
 		"X-Request-Id": "stream-1", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
 		"Cache-Control": "no-store", "X-Accel-Buffering": "no",
@@ -206,24 +192,24 @@ func TestEventStreamAnswer(t *testing.T) {
 	// net/http would have answered chunked on a connection kept alive: these show the connection was taken over.
 	assert.True(t, resp.Close, "Connection: close")
 	assert.Empty(t, resp.TransferEncoding, "no chunked encoding")
-	events := readEvents(resp)
-	assert.Equal(t, "created", nextEvent(t, events)["status"])
+	events := ReadEvents(resp)
+	assert.Equal(t, "created", NextEvent(t, events)["status"])
 	assert.Equal(t, "1", watchers())
-	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(usDID, person()))))
-	assert.Equal(t, "verified", lastEvent(t, events)["status"])
+	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(USDID, Person()))))
+	assert.Equal(t, "verified", LastEvent(t, events)["status"])
 	assert.Eventually(t, func() bool { return watchers() == "0" }, 5*time.Second, 10*time.Millisecond)
 
-	pending := h.create()
-	leaving := h.openEvents(t, "/api/verifier/presentation-requests/"+pending.RequestID+"/events", nil)
-	assert.Equal(t, "created", nextEvent(t, readEvents(leaving))["status"])
+	pending := h.Create()
+	leaving := h.OpenEvents(t, "/api/verifier/presentation-requests/"+pending.RequestID+"/events", nil)
+	assert.Equal(t, "created", NextEvent(t, ReadEvents(leaving))["status"])
 	assert.Equal(t, "1", watchers())
 	leaving.Body.Close()
 	assert.Eventually(t, func() bool { return watchers() == "0" }, 5*time.Second, 10*time.Millisecond,
 		"a client that leaves is noticed at once, not at the next keep-alive")
 
-	events = h.events(t, "/api/verifier/presentation-requests/"+pending.RequestID+"/events")
-	assert.Equal(t, "created", nextEvent(t, events)["status"])
-	h.app.server.Close() // what a SIGTERM does
+	events = h.Events(t, "/api/verifier/presentation-requests/"+pending.RequestID+"/events")
+	assert.Equal(t, "created", NextEvent(t, events)["status"])
+	h.App.Server.Close() // what a SIGTERM does
 	select {
 	case _, ok := <-events:
 		assert.False(t, ok, "the stream ends at shutdown, with no other event")
@@ -235,12 +221,12 @@ func TestEventStreamAnswer(t *testing.T) {
 // TestEventStreamEndsWhenTheClientSends: a stream's client has nothing to send after its request; one that
 // does (a pipelined request, junk) has its stream closed rather than drained.
 func TestEventStreamEndsWhenTheClientSends(t *testing.T) {
-	h := newHarness(t, nil)
-	c := h.create()
-	u, err := url.Parse(h.url)
+	h := New(t, nil)
+	c := h.Create()
+	u, err := url.Parse(h.URL)
 	require.NoError(t, err)
 	var cookie string
-	for _, ck := range h.browser.Jar.Cookies(u) {
+	for _, ck := range h.Browser.Jar.Cookies(u) {
 		if ck.Name == web.CookieName {
 			cookie = ck.Value
 		}
@@ -272,14 +258,14 @@ func TestEventStreamEndsWhenTheClientSends(t *testing.T) {
 // TestEventStreamOverHTTP2: where the connection cannot be taken over (HTTP/2 behind a TLS front), the
 // stream is served by net/http itself, with the same events.
 func TestEventStreamOverHTTP2(t *testing.T) {
-	h := newHarness(t, nil)
-	front := httptest.NewUnstartedServer(h.app.server.Handler())
+	h := New(t, nil)
+	front := httptest.NewUnstartedServer(h.App.Server.Handler())
 	front.EnableHTTP2 = true
 	front.StartTLS()
 	t.Cleanup(front.Close)
-	c := h.create()
+	c := h.Create()
 	client := front.Client()
-	client.Jar = h.browser.Jar // cookies are per host, not per port
+	client.Jar = h.Browser.Jar // cookies are per host, not per port
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, front.URL+"/api/verifier/presentation-requests/"+c.RequestID+"/events", nil)
 	require.NoError(t, err)
 	resp, err := client.Do(req)
@@ -287,52 +273,51 @@ func TestEventStreamOverHTTP2(t *testing.T) {
 	t.Cleanup(func() { resp.Body.Close() })
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, 2, resp.ProtoMajor)
-	events := readEvents(resp)
-	assert.Equal(t, "created", nextEvent(t, events)["status"])
-	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Retrieved()))
-	assert.Equal(t, "retrieved", nextEvent(t, events)["status"])
-	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(usDID, person()))))
-	assert.Equal(t, "verified", lastEvent(t, events)["status"])
+	events := ReadEvents(resp)
+	assert.Equal(t, "created", NextEvent(t, events)["status"])
+	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Retrieved()))
+	assert.Equal(t, "retrieved", NextEvent(t, events)["status"])
+	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(USDID, Person()))))
+	assert.Equal(t, "verified", LastEvent(t, events)["status"])
 }
 
 func TestQRCode(t *testing.T) {
-	h := newHarness(t, nil)
-	c := h.create()
-	status, first, hdr := h.do(h.browser, http.MethodGet, c.QRCodeURL, nil, nil)
+	h := New(t, nil)
+	c := h.Create()
+	status, first, hdr := h.Do(h.Browser, http.MethodGet, c.QRCodeURL, nil, nil)
 	require.Equal(t, http.StatusOK, status)
 	assert.Equal(t, "image/png", hdr.Get("Content-Type"))
 	img, err := png.Decode(bytes.NewReader(first))
 	require.NoError(t, err)
 	assert.Greater(t, img.Bounds().Dx(), 200)
-	_, second, _ := h.do(h.browser, http.MethodGet, c.QRCodeURL, nil, nil)
+	_, second, _ := h.Do(h.Browser, http.MethodGet, c.QRCodeURL, nil, nil)
 	assert.Equal(t, first, second)
 }
 
 func TestCrossSiteCreateRefused(t *testing.T) {
-	h := newHarness(t, nil)
+	h := New(t, nil)
 	for name, hdr := range map[string]map[string]string{
 		"foreign Origin":            {"Origin": "https://evil.example"},
 		"Sec-Fetch-Site cross-site": {"Sec-Fetch-Site": "cross-site"},
 	} {
-		status, body, _ := h.do(h.browser, http.MethodPost, "/api/verifier/presentation-requests", nil, hdr)
+		status, body, _ := h.Do(h.Browser, http.MethodPost, "/api/verifier/presentation-requests", nil, hdr)
 		assert.Equal(t, http.StatusForbidden, status, name)
-		assert.Equal(t, "cross_origin", errorCode(t, body))
+		assert.Equal(t, "cross_origin", ErrorCode(t, body))
 	}
-	assert.Equal(t, 0, h.rs.Calls(), "a refused create calls nobody")
-	status, _, _ := h.do(h.browser, http.MethodPost, "/api/verifier/presentation-requests", nil, map[string]string{"Origin": h.url, "Sec-Fetch-Site": "same-origin"})
+	assert.Equal(t, 0, h.RS.Calls(), "a refused create calls nobody")
+	status, _, _ := h.Do(h.Browser, http.MethodPost, "/api/verifier/presentation-requests", nil, map[string]string{"Origin": h.URL, "Sec-Fetch-Site": "same-origin"})
 	assert.Equal(t, http.StatusCreated, status)
 }
 
 // TestClaimsGoAfterTheirRetention: verified claims stay readable for the configured retention after the
 // verification, then only the status remains.
 func TestClaimsGoAfterTheirRetention(t *testing.T) {
-	h := newHarness(t, nil)
-	h.app.presentations.ClaimsRetention = 500 * time.Millisecond
-	c := h.create()
-	require.Equal(t, http.StatusOK, h.send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(usDID, person()))))
-	require.NotNil(t, h.statusOf(c.RequestID)["claims"], "the page reads the claims at once")
+	h := New(t, map[string]string{"VERIFIER_CLAIMS_RETENTION": "500ms"})
+	c := h.Create()
+	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(USDID, Person()))))
+	require.NotNil(t, h.StatusOf(c.RequestID)["claims"], "the page reads the claims at once")
 	time.Sleep(700 * time.Millisecond)
-	after := h.statusOf(c.RequestID)
+	after := h.StatusOf(c.RequestID)
 	assert.Nil(t, after["claims"], "claims are deleted once their retention ends")
 	assert.Equal(t, "verified", after["status"])
 }

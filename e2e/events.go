@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -13,21 +13,21 @@ import (
 
 // events opens the event stream at path as h's browser, with no client timeout; it is closed when the
 // test ends.
-func (h *harness) events(t *testing.T, path string) <-chan map[string]any {
+func (h *Harness) Events(t *testing.T, path string) <-chan map[string]any {
 	t.Helper()
-	return readEvents(h.openEvents(t, path, nil))
+	return ReadEvents(h.OpenEvents(t, path, nil))
 }
 
 // openEvents opens the event stream at path as h's browser with the extra header, and requires a 200
 // event stream.
-func (h *harness) openEvents(t *testing.T, path string, header map[string]string) *http.Response {
+func (h *Harness) OpenEvents(t *testing.T, path string, header map[string]string) *http.Response {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, h.url+path, nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, h.URL+path, nil)
 	require.NoError(t, err)
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := (&http.Client{Jar: h.browser.Jar}).Do(req)
+	resp, err := (&http.Client{Jar: h.Browser.Jar}).Do(req)
 	require.NoError(t, err)
 	t.Cleanup(func() { resp.Body.Close() })
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -35,8 +35,8 @@ func (h *harness) openEvents(t *testing.T, path string, header map[string]string
 	return resp
 }
 
-// nextEvent returns the stream's next event, failing when it ends or none comes within 10 s.
-func nextEvent(t *testing.T, events <-chan map[string]any) map[string]any {
+// NextEvent returns the stream's next event, failing when it ends or none comes within 10 s.
+func NextEvent(t *testing.T, events <-chan map[string]any) map[string]any {
 	t.Helper()
 	select {
 	case e, ok := <-events:
@@ -48,9 +48,9 @@ func nextEvent(t *testing.T, events <-chan map[string]any) map[string]any {
 	}
 }
 
-// lastEvent reads the stream to its end and returns its last event, failing when it stays open for 10 s:
+// LastEvent reads the stream to its end and returns its last event, failing when it stays open for 10 s:
 // a stream must end after a final status.
-func lastEvent(t *testing.T, events <-chan map[string]any) map[string]any {
+func LastEvent(t *testing.T, events <-chan map[string]any) map[string]any {
 	t.Helper()
 	var last map[string]any
 	deadline := time.After(10 * time.Second)
@@ -69,8 +69,8 @@ func lastEvent(t *testing.T, events <-chan map[string]any) map[string]any {
 	}
 }
 
-// readEvents parses `event: status` / `data:` pairs until the stream ends.
-func readEvents(resp *http.Response) <-chan map[string]any {
+// ReadEvents parses `event: status` / `data:` pairs until the stream ends.
+func ReadEvents(resp *http.Response) <-chan map[string]any {
 	out := make(chan map[string]any, 16)
 	go func() {
 		defer close(out)

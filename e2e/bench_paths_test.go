@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/entra-verifier/entra-verifier/store"
+	"github.com/entra-verifier/entra-verifier/store/storetest"
 	"github.com/entra-verifier/entra-verifier/verifier"
 	"github.com/entra-verifier/entra-verifier/web"
 )
@@ -37,7 +38,7 @@ func BenchmarkCallbackDecodeValidate(b *testing.B) {
 
 // BenchmarkCallbackAPIKey is the callback's authentication: the per-request HMAC and its constant-time check.
 func BenchmarkCallbackAPIKey(b *testing.B) {
-	secret, state := []byte(testSecret), "q1Hj0cY9bWJ5fC1s0kJQ2g"
+	secret, state := []byte(TestSecret), "q1Hj0cY9bWJ5fC1s0kJQ2g"
 	sent := []byte(verifier.APIKey(secret, state))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -53,7 +54,7 @@ func BenchmarkCallbackAPIKey(b *testing.B) {
 func BenchmarkSSEFanOut(b *testing.B) {
 	for _, watchers := range []int{1, 10, 100} {
 		b.Run(strconv.Itoa(watchers)+"-watchers", func(b *testing.B) {
-			h := newHarness(b, nil)
+			h := New(b, nil)
 			cookie, owner := benchOwner()
 			hc := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 0, MaxIdleConnsPerHost: watchers}}
 			b.ReportAllocs()
@@ -61,11 +62,12 @@ func BenchmarkSSEFanOut(b *testing.B) {
 				b.StopTimer()
 				p := newStored(b, h)
 				p.OwnerHash = owner
-				must(b, h.app.store.UpdatePresentation(b.Context(), p))
+				_, err := h.App.Store.UpdatePresentation(b.Context(), p.ID, storetest.SetPresentation(p))
+				must(b, err)
 				readers := make([]*bufio.Reader, watchers)
 				var bodies []interface{ Close() error }
 				for i := range readers {
-					req, _ := http.NewRequestWithContext(b.Context(), http.MethodGet, h.url+"/api/verifier/presentation-requests/"+p.ID+"/events", nil)
+					req, _ := http.NewRequestWithContext(b.Context(), http.MethodGet, h.URL+"/api/verifier/presentation-requests/"+p.ID+"/events", nil)
 					req.AddCookie(&http.Cookie{Name: web.CookieName, Value: cookie})
 					resp, err := hc.Do(req)
 					must(b, err)
@@ -75,7 +77,8 @@ func BenchmarkSSEFanOut(b *testing.B) {
 				}
 				b.StartTimer()
 				p.Status = store.PresentationRetrieved
-				must(b, h.app.store.UpdatePresentation(b.Context(), p))
+				_, err = h.App.Store.UpdatePresentation(b.Context(), p.ID, storetest.SetPresentation(p))
+				must(b, err)
 				var wg sync.WaitGroup
 				for _, r := range readers {
 					wg.Go(func() {

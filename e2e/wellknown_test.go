@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/entra-verifier/entra-verifier/app"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -18,7 +20,7 @@ import (
 )
 
 func TestDescriptorsServedByteForByte(t *testing.T) {
-	h := newHarness(t, nil)
+	h := New(t, nil)
 	_, didJSON, didConfig, err := sandbox.Descriptors("https://verifier.example.com")
 	require.NoError(t, err)
 	didJSON = append(didJSON, "\n\n"...) // served as is, whitespace included
@@ -27,10 +29,10 @@ func TestDescriptorsServedByteForByte(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "did-configuration.json"), didConfig, 0o600))
 	d, err := wellknown.Load(filepath.Join(dir, "did.json"), filepath.Join(dir, "did-configuration.json"))
 	require.NoError(t, err)
-	app, err := newApplication(t.Context(), h.cfg, d, h.outbound(), nil)
+	svc, err := app.New(t.Context(), h.Cfg, d, h.Outbound(), nil)
 	require.NoError(t, err)
-	defer app.Close()
-	srv := httptest.NewServer(app.server.Handler())
+	defer svc.Close()
+	srv := httptest.NewServer(svc.Server.Handler())
 	defer srv.Close()
 
 	for path, want := range map[string][]byte{"/.well-known/did.json": didJSON, "/.well-known/did-configuration.json": didConfig} {
@@ -46,7 +48,7 @@ func TestDescriptorsServedByteForByte(t *testing.T) {
 		assert.Contains(t, resp.Header.Get("Cache-Control"), "max-age=")
 	}
 	// Without descriptors configured, the routes do not exist.
-	resp, err := http.Get(h.url + "/.well-known/did.json")
+	resp, err := http.Get(h.URL + "/.well-known/did.json")
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
@@ -55,25 +57,25 @@ func TestDescriptorsServedByteForByte(t *testing.T) {
 // checkSetup is the environment of `verifier check` against TLS fakes, with valid descriptors.
 type checkSetup struct {
 	env  map[string]string
-	h    *harness
+	h    *Harness
 	dir  string
 	did  string
 	conf []byte
 }
 
 func newCheckSetup(t *testing.T) *checkSetup {
-	h := newHarness(t, nil)
+	h := New(t, nil)
 	const public = "https://verifier.example.com"
 	did, didJSON, didConfig, err := sandbox.Descriptors(public)
 	require.NoError(t, err)
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "did.json"), didJSON, 0o600))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "did-configuration.json"), didConfig, 0o600))
-	ca := h.fakesPEM()
+	ca := h.FakesPEM()
 	caFile := filepath.Join(dir, "ca.pem")
 	require.NoError(t, os.WriteFile(caFile, ca, 0o600))
 	env := map[string]string{}
-	for k, v := range h.vars {
+	for k, v := range h.Vars {
 		env[k] = v
 	}
 	env["VERIFIER_PUBLIC_URL"] = public
@@ -115,7 +117,7 @@ func TestCheckCommand(t *testing.T) {
 		}, "domain linkage         FAIL: linked_dids[0]"},
 		{"did-configuration.json missing", func(t *testing.T, s *checkSetup) { delete(s.env, "WELLKNOWN_DID_CONFIGURATION_JSON") }, "domain linkage         FAIL:"},
 		{"unreadable did.json", func(t *testing.T, s *checkSetup) { s.env["WELLKNOWN_DID_JSON"] = filepath.Join(s.dir, "nope.json") }, "descriptors            FAIL: WELLKNOWN_DID_JSON"},
-		{"Microsoft token without roles", func(t *testing.T, s *checkSetup) { s.h.idp.SetRoles("User.Read") }, "Microsoft Entra token  FAIL: the token has no VerifiableCredential.Create.All"},
+		{"Microsoft token without roles", func(t *testing.T, s *checkSetup) { s.h.IdP.SetRoles("User.Read") }, "Microsoft Entra token  FAIL: the token has no VerifiableCredential.Create.All"},
 		{"Microsoft secret wrong", func(t *testing.T, s *checkSetup) { s.env["ENTRA_CLIENT_SECRET"] = "wrong" }, "Microsoft Entra token  FAIL:"},
 		{"IDEMIA secret wrong", func(t *testing.T, s *checkSetup) { s.env["IPA_CLIENT_SECRET"] = "wrong" }, "IDEMIA token           FAIL:"},
 		{"DID hosted by Microsoft needs no descriptors", func(t *testing.T, s *checkSetup) {

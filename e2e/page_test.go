@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"net/http"
@@ -16,9 +16,9 @@ import (
 // Microsoft's callbacks (sent by the test through the fakes) move the page live, the verified claims and
 // portrait render, and a failing presentation shows its reason.
 func TestPageDesktop(t *testing.T) {
-	h := newHarness(t, nil)
+	h := New(t, nil)
 	p := newPage(t, false)
-	p.do(chromedp.Navigate(h.url + "/"))
+	p.do(chromedp.Navigate(h.URL + "/"))
 	p.waitFor("#ipa [data-action=start]")
 	p.screenshot("01-start")
 
@@ -28,7 +28,7 @@ func TestPageDesktop(t *testing.T) {
 	assert.False(t, p.visible("#ipa [data-role=open]"), "a desktop shows no phone button")
 	assert.Regexp(t, `^Expires in (29:[0-5][0-9]|30:00)$`, p.eval(`document.querySelector('#ipa .countdown').textContent`))
 	p.screenshot("02-ipa-qr")
-	h.endSession(p.idFromQR("ipa"), sandbox.IPACompleted)
+	h.EndSession(p.idFromQR("ipa"), sandbox.IPACompleted)
 	p.waitFor(`#ipa[data-status="completed"]`)
 	assert.Contains(t, p.eval(`document.querySelector('#ipa .status').textContent`), "now in Microsoft Authenticator")
 	p.screenshot("03-ipa-completed")
@@ -37,13 +37,13 @@ func TestPageDesktop(t *testing.T) {
 	p.waitFor("#entra .qr img[data-loaded=true]")
 	id := p.idFromQR("entra")
 	p.screenshot("04-entra-qr")
-	require.Equal(t, http.StatusOK, h.send(id, sandbox.Retrieved()))
+	require.Equal(t, http.StatusOK, h.Send(id, sandbox.Retrieved()))
 	p.waitFor(`#entra[data-status="retrieved"]`)
 	assert.Equal(t, "QR code scanned — confirm in Authenticator.", p.eval(`document.querySelector('#entra .status').textContent`))
 	assert.False(t, p.visible("#entra .qr"), "the scanned QR code is hidden")
 	p.screenshot("05-entra-retrieved")
 	megan := sandbox.People[0]
-	require.Equal(t, http.StatusOK, h.send(id, sandbox.Verified(sandbox.VerifiedIdentity(usDID, megan.Claims()))))
+	require.Equal(t, http.StatusOK, h.Send(id, sandbox.Verified(sandbox.VerifiedIdentity(USDID, megan.Claims()))))
 	p.waitFor(`#entra[data-status="verified"]`)
 	claims := p.eval(`document.querySelector('#entra .claims dl').innerText`)
 	for _, want := range []string{"First name", "Megan", "Last name", "Bowen", "Date of birth", "1990-04-12"} {
@@ -54,12 +54,12 @@ func TestPageDesktop(t *testing.T) {
 	p.screenshot("06-entra-verified")
 
 	// A failing presentation shows its reason in plain words, and offers a new request.
-	p.do(chromedp.Navigate(h.url + "/"))
+	p.do(chromedp.Navigate(h.URL + "/"))
 	p.click("#entra [data-action=start]")
 	p.waitFor("#entra .qr img[data-loaded=true]")
-	revoked := sandbox.VerifiedIdentity(usDID, megan.Claims())
+	revoked := sandbox.VerifiedIdentity(USDID, megan.Claims())
 	revoked.RevocationStatus = "REVOKED"
-	require.Equal(t, http.StatusOK, h.send(p.idFromQR("entra"), sandbox.Verified(revoked)))
+	require.Equal(t, http.StatusOK, h.Send(p.idFromQR("entra"), sandbox.Verified(revoked)))
 	p.waitFor(`#entra[data-status="failed"]`)
 	assert.Equal(t, "The verification failed. The credential has been revoked.", p.eval(`document.querySelector('#entra .status').textContent`))
 	assert.True(t, p.visible("#entra [data-action=restart]"))
@@ -70,9 +70,9 @@ func TestPageDesktop(t *testing.T) {
 
 // TestPagePhone shows buttons instead of QR codes at a 360 px phone viewport, without sideways scrolling.
 func TestPagePhone(t *testing.T) {
-	h := newHarness(t, nil)
+	h := New(t, nil)
 	p := newPage(t, true)
-	p.do(chromedp.Navigate(h.url + "/"))
+	p.do(chromedp.Navigate(h.URL + "/"))
 	p.click("#ipa [data-action=start]")
 	p.waitFor(`#ipa [data-role=open][href^="https://ipa.example.com/api/v1/ipa/start?session-id="]`)
 	assert.True(t, p.visible("#ipa [data-role=open]"), "a phone shows the start button")

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -97,16 +97,16 @@ func TestRedisOutage(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rs := startRedis(t, tc.persist)
 			env := map[string]string{"VERIFIER_STORE": "redis", "REDIS_URL": rs.url(), "REDIS_KEY_PREFIX": "outage:"}
-			h := newHarness(t, env)
-			before := h.create()
-			require.Equal(t, http.StatusOK, h.send(before.RequestID, sandbox.Retrieved()))
-			session := h.createSession()
-			events := h.events(t, "/api/verifier/presentation-requests/"+before.RequestID+"/events")
-			assert.Equal(t, "retrieved", nextEvent(t, events)["status"])
+			h := New(t, env)
+			before := h.Create()
+			require.Equal(t, http.StatusOK, h.Send(before.RequestID, sandbox.Retrieved()))
+			session := h.CreateSession()
+			events := h.Events(t, "/api/verifier/presentation-requests/"+before.RequestID+"/events")
+			assert.Equal(t, "retrieved", NextEvent(t, events)["status"])
 
 			rs.stop()
-			ipaCallback := strings.TrimPrefix(h.callbackURL(session.SessionID), h.url)
-			ipaBody, err := h.ipa.Callback(session.SessionID, sandbox.IPAError)
+			ipaCallback := strings.TrimPrefix(h.CallbackURL(session.SessionID), h.URL)
+			ipaBody, err := h.IPA.Callback(session.SessionID, sandbox.IPAError)
 			require.NoError(t, err)
 			for _, call := range []struct{ name, method, path, body string }{
 				{"create a presentation request", http.MethodPost, "/api/verifier/presentation-requests", ""},
@@ -116,48 +116,48 @@ func TestRedisOutage(t *testing.T) {
 				{"read an IPA session", http.MethodGet, "/api/ipa/sessions/" + session.SessionID, ""},
 				{"IDEMIA's callback", http.MethodPost, ipaCallback, string(ipaBody)},
 			} {
-				code, body, hdr := h.do(h.browser, call.method, call.path, strings.NewReader(call.body), nil)
+				code, body, hdr := h.Do(h.Browser, call.method, call.path, strings.NewReader(call.body), nil)
 				assert.Equal(t, http.StatusServiceUnavailable, code, "%s: %s", call.name, body)
-				assert.Equal(t, "store_unavailable", errorCode(t, body), call.name)
+				assert.Equal(t, "store_unavailable", ErrorCode(t, body), call.name)
 				assert.NotEmpty(t, hdr.Get("Retry-After"), call.name)
 			}
-			rec, ok := h.rs.Request(before.RequestID)
+			rec, ok := h.RS.Request(before.RequestID)
 			require.True(t, ok)
-			code, body := h.callback(rec.Request.Callback.Headers["api-key"],
+			code, body := h.Callback(rec.Request.Callback.Headers["api-key"],
 				fmt.Sprintf(`{"requestId":%q,"state":%q,"requestStatus":"presentation_verified"}`, before.RequestID, rec.Request.Callback.State))
 			assert.Equal(t, http.StatusServiceUnavailable, code, "Microsoft's callback")
-			assert.Equal(t, "store_unavailable", errorCode(t, body))
-			code, _, _ = h.do(http.DefaultClient, http.MethodGet, "/readyz", nil, nil)
+			assert.Equal(t, "store_unavailable", ErrorCode(t, body))
+			code, _, _ = h.Do(http.DefaultClient, http.MethodGet, "/readyz", nil, nil)
 			assert.Equal(t, http.StatusServiceUnavailable, code, "/readyz while Redis is down")
 
 			rs.start()
 			require.EventuallyWithT(t, func(c *assert.CollectT) {
-				code, _, _ := h.do(http.DefaultClient, http.MethodGet, "/readyz", nil, nil)
+				code, _, _ := h.Do(http.DefaultClient, http.MethodGet, "/readyz", nil, nil)
 				assert.Equal(c, http.StatusOK, code)
 			}, 10*time.Second, 50*time.Millisecond, "ready again, with no restart of our server")
-			after := h.create()
-			assert.Equal(t, "created", h.statusOf(after.RequestID)["status"])
-			assert.Equal(t, "pending", h.sessionOf(h.createSession().SessionID)["status"])
+			after := h.Create()
+			assert.Equal(t, "created", h.StatusOf(after.RequestID)["status"])
+			assert.Equal(t, "pending", h.SessionOf(h.CreateSession().SessionID)["status"])
 
-			verified := sandbox.Verified(sandbox.VerifiedIdentity(usDID, person()))
+			verified := sandbox.Verified(sandbox.VerifiedIdentity(USDID, Person()))
 			if !tc.persist {
-				code, body, _ := h.do(h.browser, http.MethodGet, "/api/verifier/presentation-requests/"+before.RequestID, nil, nil)
+				code, body, _ := h.Do(h.Browser, http.MethodGet, "/api/verifier/presentation-requests/"+before.RequestID, nil, nil)
 				assert.Equal(t, http.StatusNotFound, code, "Redis lost the request: %s", body)
-				assert.Equal(t, http.StatusNotFound, h.send(before.RequestID, verified))
-				requireEnded(t, events)
+				assert.Equal(t, http.StatusNotFound, h.Send(before.RequestID, verified))
+				RequireEnded(t, events)
 				return
 			}
-			assert.Equal(t, "retrieved", h.statusOf(before.RequestID)["status"], "the request accepted before the outage is kept")
-			assert.Equal(t, "pending", h.sessionOf(session.SessionID)["status"])
-			require.Equal(t, http.StatusOK, h.send(before.RequestID, verified))
-			last := nextEvent(t, events)
+			assert.Equal(t, "retrieved", h.StatusOf(before.RequestID)["status"], "the request accepted before the outage is kept")
+			assert.Equal(t, "pending", h.SessionOf(session.SessionID)["status"])
+			require.Equal(t, http.StatusOK, h.Send(before.RequestID, verified))
+			last := NextEvent(t, events)
 			assert.Equal(t, "verified", last["status"], "the stream open through the outage delivers later events")
 			assert.Equal(t, "Megan", last["claims"].(map[string]any)["firstName"])
-			requireEnded(t, events)
-			status, err := h.ipa.Deliver(context.WithoutCancel(t.Context()), session.SessionID, ipaBody)
+			RequireEnded(t, events)
+			status, err := h.IPA.Deliver(context.WithoutCancel(t.Context()), session.SessionID, ipaBody)
 			require.NoError(t, err)
 			assert.Equal(t, http.StatusNoContent, status)
-			assert.Equal(t, "error", h.sessionOf(session.SessionID)["status"])
+			assert.Equal(t, "error", h.SessionOf(session.SessionID)["status"])
 		})
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"fmt"
@@ -16,8 +16,8 @@ import (
 
 // TestCallbackTable drives every row of SPEC section 3's callback table.
 func TestCallbackTable(t *testing.T) {
-	h := newHarness(t, nil)
-	key := func(state string) string { return verifier.APIKey([]byte(testSecret), state) }
+	h := New(t, nil)
+	key := func(state string) string { return verifier.APIKey([]byte(TestSecret), state) }
 	body := func(id, state, status string, extra string) string {
 		return fmt.Sprintf(`{"requestId":%q,"state":%q,"requestStatus":%q%s}`, id, state, status, extra)
 	}
@@ -96,27 +96,27 @@ func TestCallbackTable(t *testing.T) {
 	}
 	events := map[string]map[string]any{
 		"request_retrieved":     sandbox.Retrieved(),
-		"presentation_verified": sandbox.Verified(sandbox.VerifiedIdentity(usDID, person())),
+		"presentation_verified": sandbox.Verified(sandbox.VerifiedIdentity(USDID, Person())),
 		"presentation_error":    sandbox.PresentationError("claimValidationError", "no"),
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := h.create()
+			c := h.Create()
 			for _, step := range tc.before {
-				require.Equal(t, http.StatusOK, h.send(c.RequestID, events[step]))
+				require.Equal(t, http.StatusOK, h.Send(c.RequestID, events[step]))
 			}
-			before := h.statusOf(c.RequestID)
-			rec, ok := h.rs.Request(c.RequestID)
+			before := h.StatusOf(c.RequestID)
+			rec, ok := h.RS.Request(c.RequestID)
 			require.True(t, ok)
 			apiKey, b := tc.call(c.RequestID, rec.Request.Callback.State)
-			code, answer := h.callback(apiKey, b)
+			code, answer := h.Callback(apiKey, b)
 			assert.Equal(t, tc.wantCode, code, string(answer))
 			if code == http.StatusOK {
 				assert.Empty(t, answer, "callbacks are answered with an empty body")
 			} else {
-				errorCode(t, answer)
+				ErrorCode(t, answer)
 			}
-			after := h.statusOf(c.RequestID)
+			after := h.StatusOf(c.RequestID)
 			assert.Equal(t, tc.wantStatus, after["status"])
 			assert.Equal(t, tc.wantReason, stringOr(after["reason"]))
 			if code != http.StatusOK || len(tc.before) > 0 && tc.wantStatus == before["status"] {
@@ -131,24 +131,29 @@ func stringOr(v any) string {
 	return s
 }
 
-func TestExpiredRequestRefusesCallbacks(t *testing.T) {
-	h := newHarness(t, nil)
-	h.rs.Lifetime = time.Second
-	c := h.create()
+// TestExpiredRequestAnswersCallbacksAndChangesNothing: an authentic callback after the request expired is
+// answered 200 (Authenticator would show the person an error otherwise) and changes nothing.
+func TestExpiredRequestAnswersCallbacksAndChangesNothing(t *testing.T) {
+	h := New(t, nil)
+	h.RS.Lifetime = time.Second
+	c := h.Create()
 	exp, err := time.Parse(time.RFC3339, c.ExpiresAt)
 	require.NoError(t, err)
 	time.Sleep(time.Until(exp) + 50*time.Millisecond)
-	assert.Equal(t, http.StatusNotFound, h.send(c.RequestID, sandbox.Retrieved()))
-	assert.Equal(t, "expired", h.statusOf(c.RequestID)["status"])
+	assert.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Retrieved()))
+	assert.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(USDID, Person()))))
+	after := h.StatusOf(c.RequestID)
+	assert.Equal(t, "expired", after["status"])
+	assert.Nil(t, after["claims"])
 }
 
 // TestPolicyReasons checks each of our own policy rules on presentation_verified.
 func TestPolicyReasons(t *testing.T) {
-	faceCheck := newHarness(t, map[string]string{"ENTRA_FACE_CHECK": "true"})
-	plain := newHarness(t, nil)
+	faceCheck := New(t, map[string]string{"ENTRA_FACE_CHECK": "true"})
+	plain := New(t, nil)
 	score := func(f float64) *float64 { return &f }
 	cred := func(mut func(*sandbox.Credential)) sandbox.Credential {
-		c := sandbox.VerifiedIdentity(usDID, person())
+		c := sandbox.VerifiedIdentity(USDID, Person())
 		if mut != nil {
 			mut(&c)
 		}
@@ -156,13 +161,13 @@ func TestPolicyReasons(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		h      *harness
+		h      *Harness
 		event  map[string]any
 		status string
 		reason string
 	}{
 		{"valid", plain, sandbox.Verified(cred(nil)), "verified", ""},
-		{"issuer of another region", plain, sandbox.Verified(cred(func(c *sandbox.Credential) { c.Issuer = euDID })), "failed", "issuer_not_accepted"},
+		{"issuer of another region", plain, sandbox.Verified(cred(func(c *sandbox.Credential) { c.Issuer = EUDID })), "failed", "issuer_not_accepted"},
 		{"issuer not IDEMIA", plain, sandbox.Verified(cred(func(c *sandbox.Credential) { c.Issuer = "did:web:evil.example" })), "failed", "issuer_not_accepted"},
 		{"other credential type", plain, sandbox.Verified(cred(func(c *sandbox.Credential) { c.Type = []string{"VerifiableCredential", "VerifiedEmployee"} })), "failed", "type_mismatch"},
 		{"revoked", plain, sandbox.Verified(cred(func(c *sandbox.Credential) { c.RevocationStatus = "REVOKED" })), "failed", "credential_revoked"},
@@ -176,13 +181,13 @@ func TestPolicyReasons(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := tc.h.create()
-			require.Equal(t, http.StatusOK, tc.h.send(c.RequestID, tc.event))
-			got := tc.h.statusOf(c.RequestID)
+			c := tc.h.Create()
+			require.Equal(t, http.StatusOK, tc.h.Send(c.RequestID, tc.event))
+			got := tc.h.StatusOf(c.RequestID)
 			assert.Equal(t, tc.status, got["status"])
 			assert.Equal(t, tc.reason, stringOr(got["reason"]))
 			if tc.status == "verified" {
-				assert.Equal(t, usDID, got["issuer"])
+				assert.Equal(t, USDID, got["issuer"])
 				assert.Equal(t, "Megan", got["claims"].(map[string]any)["firstName"])
 			} else {
 				assert.Nil(t, got["claims"], "a failed presentation exposes no claims")

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"crypto/tls"
@@ -10,18 +10,19 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/entra-verifier/entra-verifier/app"
 	"github.com/entra-verifier/entra-verifier/sandbox"
 )
 
 // TestUpstreamHangs checks that a Microsoft or IDEMIA that stops answering costs the page one clean
 // 504, bounded by the outbound timeout, and that the service answers again as soon as the upstream does.
 func TestUpstreamHangs(t *testing.T) {
-	h := newHarness(t, nil)
-	impatient := &http.Client{Timeout: 300 * time.Millisecond, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: h.fakesCA}}}
-	app, err := newApplication(t.Context(), h.cfg, nil, impatient, nil)
+	h := New(t, nil)
+	impatient := &http.Client{Timeout: 300 * time.Millisecond, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: h.FakesCA}}}
+	svc, err := app.New(t.Context(), h.Cfg, nil, impatient, nil)
 	require.NoError(t, err)
-	defer app.Close()
-	srv := httptest.NewServer(app.server.Handler())
+	defer svc.Close()
+	srv := httptest.NewServer(svc.Server.Handler())
 	defer srv.Close()
 	post := func(path string) (int, []byte) {
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+path, nil)
@@ -37,19 +38,19 @@ func TestUpstreamHangs(t *testing.T) {
 	// Warm the Microsoft token first, so the hang hits the Request Service itself.
 	status, body := post("/api/verifier/presentation-requests")
 	require.Equal(t, http.StatusCreated, status, string(body))
-	h.rs.SetDelay(2 * time.Second)
+	h.RS.SetDelay(2 * time.Second)
 	status, body = post("/api/verifier/presentation-requests")
 	assert.Equal(t, http.StatusGatewayTimeout, status)
-	assert.Equal(t, "timeout", errorCode(t, body))
-	h.rs.SetDelay(0)
+	assert.Equal(t, "timeout", ErrorCode(t, body))
+	h.RS.SetDelay(0)
 	status, _ = post("/api/verifier/presentation-requests")
 	assert.Equal(t, http.StatusCreated, status, "the service recovers with the upstream")
 
-	h.ipa.SetFailure(sandbox.IPAHang)
+	h.IPA.SetFailure(sandbox.IPAHang)
 	status, body = post("/api/ipa/sessions")
 	assert.Equal(t, http.StatusGatewayTimeout, status)
-	assert.Equal(t, "timeout", errorCode(t, body))
-	h.ipa.SetFailure(sandbox.IPAWorking)
+	assert.Equal(t, "timeout", ErrorCode(t, body))
+	h.IPA.SetFailure(sandbox.IPAWorking)
 	status, _ = post("/api/ipa/sessions")
 	assert.Equal(t, http.StatusCreated, status)
 }

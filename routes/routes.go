@@ -1,0 +1,41 @@
+// Package routes names every path of the service's HTTP API once: web mounts them as gin templates, and the
+// domain packages build the URLs they hand to Microsoft, IDEMIA and the person from the same names.
+package routes
+
+import "net/url"
+
+// The routes, as gin templates (":id" and ":token" are path parameters).
+const (
+	Healthz = "/healthz"
+	Readyz  = "/readyz"
+	Metrics = "/metrics"
+	Page    = "/"
+	Static  = "/static/*path"
+	Sandbox = "/sandbox/*path"
+	JWKS    = "/.well-known/jwks.json"
+
+	IPASessions  = "/api/ipa/sessions"
+	IPASession   = IPASessions + "/:id"
+	IPAQR        = IPASession + "/qr.png"
+	IPAEvents    = IPASession + "/events"
+	IPACallback  = "/api/ipa/callback/:token"
+	IPADone      = "/ipa/done"
+	Presentation = PresentationRequests + "/:id"
+
+	PresentationRequests = "/api/verifier/presentation-requests"
+	PresentationQR       = Presentation + "/qr.png"
+	PresentationEvents   = Presentation + "/events"
+	PresentationReturn   = Presentation + "/return"
+	EntraCallback        = "/api/verifier/callback"
+)
+
+// IPACallbackPath is the callback path registered with IDEMIA for one session's token.
+func IPACallbackPath(token string) string { return "/api/ipa/callback/" + url.PathEscape(token) }
+
+// IPAQRPath is the QR code of session id's start URL.
+func IPAQRPath(id string) string { return IPASessions + "/" + url.PathEscape(id) + "/qr.png" }
+
+// PresentationQRPath is the QR code of presentation request id's URL.
+func PresentationQRPath(id string) string {
+	return PresentationRequests + "/" + url.PathEscape(id) + "/qr.png"
+}
