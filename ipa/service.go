@@ -218,13 +218,15 @@ func (s *Service) retrieveLater(id string, cb *Callback) {
 	})
 }
 
-// recordIdentity stores sum with session id and, in the same step, the session's result event. A store
-// error is retried after recordRetry until ctx ends: the identity has been read, so the summary is not given
-// up at the first hiccup. A session that already has a summary (an earlier write whose answer was lost) is
-// left as it is, so the event is queued once.
+// recordIdentity stores sum with session id and, in the same step, the session's result event. A store that
+// is unavailable is tried again after recordRetry until ctx ends: the identity has been read, so the summary
+// is not given up at the first hiccup. A session that already has a summary (an earlier write whose answer
+// was lost) is left as it is, so the event is queued once.
 func (s *Service) recordIdentity(ctx context.Context, id string, sum *store.IdentitySummary) {
-	for {
-		var outbox []*store.Delivery
+	var outbox []*store.Delivery
+	err := store.WhileUnavailable(ctx, recordRetry, func(err error) {
+		slog.WarnContext(ctx, "recording the identity summary again after a store error", "sessionId", id, "err", err)
+	}, func() error {
 		_, err := s.store.UpdateIPASession(ctx, id, func(sess *store.IPASession) ([]*store.Delivery, error) {
 			if sess.Identity != nil {
 				return nil, store.ErrUnchanged
@@ -233,24 +235,17 @@ func (s *Service) recordIdentity(ctx context.Context, id string, sum *store.Iden
 			outbox = s.endEvent(ctx, sess)
 			return outbox, nil
 		})
-		switch {
-		case err == nil:
-			slog.InfoContext(ctx, "identity retrieved", "sessionId", id, "proof", sum.Proof, "error", sum.Error,
-				"webhook_id", store.DeliveryIDs(outbox))
-			return
-		case errors.Is(err, store.ErrUnchanged):
-			return
-		case errors.Is(err, store.ErrNotFound):
-			slog.WarnContext(ctx, "identity retrieved for a session that is gone", "sessionId", id)
-			return
-		}
-		select {
-		case <-ctx.Done():
-			slog.ErrorContext(ctx, "could not record the identity summary nor its result event", "sessionId", id, "err", err)
-			return
-		case <-time.After(recordRetry):
-			slog.WarnContext(ctx, "recording the identity summary again after a store error", "sessionId", id, "err", err)
-		}
+		return err
+	})
+	switch {
+	case err == nil:
+		slog.InfoContext(ctx, "identity retrieved", "sessionId", id, "proof", sum.Proof, "error", sum.Error,
+			"webhook_id", store.DeliveryIDs(outbox))
+	case errors.Is(err, store.ErrUnchanged):
+	case errors.Is(err, store.ErrNotFound):
+		slog.WarnContext(ctx, "identity retrieved for a session that is gone", "sessionId", id)
+	default:
+		slog.ErrorContext(ctx, "could not record the identity summary nor its result event", "sessionId", id, "err", err)
 	}
 }
 

@@ -202,6 +202,24 @@ type Store interface {
 	Close() error
 }
 
+// WhileUnavailable calls op until it returns an error that does not wrap ErrUnavailable (or none), waiting
+// pause between calls and telling retrying about each failure, and gives up with the last error when ctx
+// ends. It is for work that must not be dropped at the first hiccup of a shared backend.
+func WhileUnavailable(ctx context.Context, pause time.Duration, retrying func(error), op func() error) error {
+	for {
+		err := op()
+		if !errors.Is(err, ErrUnavailable) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+			retrying(err)
+		}
+	}
+}
+
 // PresentationUpdater changes a presentation request in place and returns the deliveries (result events)
 // its change causes; it returns ErrUnchanged to write nothing.
 type PresentationUpdater func(p *Presentation) ([]*Delivery, error)
