@@ -1,5 +1,7 @@
 package verifier
 
+import "context"
+
 // PresentationRequest is the body of createPresentationRequest, as SPEC section 3 gives it. Booleans are
 // plain (never omitted): Microsoft changed their defaults over time.
 type PresentationRequest struct {
@@ -55,4 +57,19 @@ type Created struct {
 	RequestID string `json:"requestId"`
 	URL       string `json:"url"`
 	Expiry    int64  `json:"expiry"`
+}
+
+// LinkedDomain is a Creator that sets validateLinkedDomain of every credential a request asks for to
+// Validate (ENTRA_VALIDATE_LINKED_DOMAIN) before Next creates it.
+type LinkedDomain struct {
+	Next     Creator
+	Validate bool
+}
+
+// CreatePresentationRequest implements Creator.
+func (l LinkedDomain) CreatePresentationRequest(ctx context.Context, req *PresentationRequest) (*Created, error) {
+	for i := range req.RequestedCredentials {
+		req.RequestedCredentials[i].Configuration.Validation.ValidateLinkedDomain = l.Validate
+	}
+	return l.Next.CreatePresentationRequest(ctx, req)
 }

@@ -63,7 +63,8 @@ func newApplication(ctx context.Context, cfg *config.Config, descriptors *wellkn
 			secret = []byte(rand.Text() + rand.Text()) // one process, one key: fine for the memory store
 		}
 		client := &verifier.Client{BaseURL: cfg.Entra.RequestServiceURL, HTTP: outbound, Tokens: tokens}
-		app.presentations = verifier.NewService(cfg, client, st, secret)
+		creator := verifier.LinkedDomain{Next: client, Validate: cfg.Entra.ValidateLinkedDomain}
+		app.presentations = verifier.NewService(cfg, creator, st, secret)
 		app.presentations.ClaimsRetention = cfg.ClaimsRetention
 		opts.Presentations = app.presentations
 		if app.webhook != nil {
