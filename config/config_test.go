@@ -93,7 +93,19 @@ func TestValidate(t *testing.T) {
 			"ENTRA_FACE_CHECK_THRESHOLD: must be an integer from 50 to 100",
 		}},
 		{"both secret and certificate, IDEMIA's DID as ours", with(valid(), "ENTRA_CLIENT_CERTIFICATE", "cert.pem", "ENTRA_VERIFIER_DID", "did:web:eu.did.idemia.io"), []string{
-			"ENTRA_CLIENT_CERTIFICATE: set either",
+			"ENTRA_CLIENT_CERTIFICATE: set exactly one",
+			"ENTRA_VERIFIER_DID: is IDEMIA's issuer DID",
+		}},
+		{"secret and assertion file", with(valid(), "ENTRA_CLIENT_ASSERTION_FILE", "/var/run/token"), []string{"ENTRA_CLIENT_CERTIFICATE: set exactly one"}},
+		{"no credential", with(valid(), "ENTRA_CLIENT_SECRET", ""), []string{"ENTRA_CLIENT_SECRET: missing: the presentation half needs one credential"}},
+		{"bad stage, bad issuers, a stage DID as ours", with(valid(), "VERIFIER_IDEMIA_STAGE", "st-g", "VERIFIER_ACCEPTED_ISSUERS", "did:web:ok.example,us.did.idemia.io,did:web:",
+			"ENTRA_VALIDATE_LINKED_DOMAIN", "sometimes"), []string{
+			"ENTRA_VALIDATE_LINKED_DOMAIN: must be true or false",
+			"VERIFIER_IDEMIA_STAGE: must be 1 to 16 lower-case letters or digits",
+			"VERIFIER_ACCEPTED_ISSUERS: \"us.did.idemia.io\" is not a DID",
+			"VERIFIER_ACCEPTED_ISSUERS: \"did:web:\" is not a DID",
+		}},
+		{"an accepted stage issuer as ours", with(valid(), "VERIFIER_IDEMIA_STAGE", "stg", "ENTRA_VERIFIER_DID", "did:web:us.did-stg.idemia.io"), []string{
 			"ENTRA_VERIFIER_DID: is IDEMIA's issuer DID",
 		}},
 		{"plain http upstreams", with(valid(), "ENTRA_AUTHORITY_HOST", "http://login.example", "IPA_CREATE_SESSION_URL", "http://ipa.example"), []string{

@@ -66,19 +66,21 @@ func Load(getenv Getenv) *Config {
 		RateLimitGlobal: l.rate("VERIFIER_RATE_LIMIT_GLOBAL"),
 		ClaimsRetention: l.duration("VERIFIER_CLAIMS_RETENTION"),
 		Entra: Entra{
-			TenantID:            l.str("ENTRA_TENANT_ID"),
-			ClientID:            l.str("ENTRA_CLIENT_ID"),
-			ClientSecret:        l.str("ENTRA_CLIENT_SECRET"),
-			ClientCertificate:   l.str("ENTRA_CLIENT_CERTIFICATE"),
-			AuthorityHost:       l.str("ENTRA_AUTHORITY_HOST"),
-			RequestServiceURL:   strings.TrimSuffix(l.str("ENTRA_REQUEST_SERVICE_URL"), "/"),
-			VerifierDID:         l.str("ENTRA_VERIFIER_DID"),
-			ClientName:          l.str("ENTRA_CLIENT_NAME"),
-			Purpose:             l.str("ENTRA_PURPOSE"),
-			CallbackSecret:      l.raw("ENTRA_CALLBACK_SECRET"), // as written: the HMAC key's bytes
-			FaceCheck:           l.boolean("ENTRA_FACE_CHECK"),
-			FaceCheckThreshold:  l.integer("ENTRA_FACE_CHECK_THRESHOLD"),
-			FaceCheckPhotoClaim: l.str("ENTRA_FACE_CHECK_PHOTO_CLAIM"),
+			TenantID:             l.str("ENTRA_TENANT_ID"),
+			ClientID:             l.str("ENTRA_CLIENT_ID"),
+			ClientSecret:         l.str("ENTRA_CLIENT_SECRET"),
+			ClientCertificate:    l.str("ENTRA_CLIENT_CERTIFICATE"),
+			ClientAssertionFile:  l.str("ENTRA_CLIENT_ASSERTION_FILE"),
+			ValidateLinkedDomain: l.boolean("ENTRA_VALIDATE_LINKED_DOMAIN"),
+			AuthorityHost:        l.str("ENTRA_AUTHORITY_HOST"),
+			RequestServiceURL:    strings.TrimSuffix(l.str("ENTRA_REQUEST_SERVICE_URL"), "/"),
+			VerifierDID:          l.str("ENTRA_VERIFIER_DID"),
+			ClientName:           l.str("ENTRA_CLIENT_NAME"),
+			Purpose:              l.str("ENTRA_PURPOSE"),
+			CallbackSecret:       l.raw("ENTRA_CALLBACK_SECRET"), // as written: the HMAC key's bytes
+			FaceCheck:            l.boolean("ENTRA_FACE_CHECK"),
+			FaceCheckThreshold:   l.integer("ENTRA_FACE_CHECK_THRESHOLD"),
+			FaceCheckPhotoClaim:  l.str("ENTRA_FACE_CHECK_PHOTO_CLAIM"),
 		},
 		IPA: IPA{
 			CognitoURL:       strings.TrimSuffix(l.str("IPA_COGNITO_URL"), "/"),
@@ -105,6 +107,13 @@ func Load(getenv Getenv) *Config {
 	}
 	c.PublicURL = l.publicURL("VERIFIER_PUBLIC_URL")
 	c.AcceptedRegions = l.list("VERIFIER_ACCEPTED_REGIONS", c.Region)
+	c.IDEMIAStage = strings.ToLower(l.str("VERIFIER_IDEMIA_STAGE"))
+	c.Issuers = l.caseList("VERIFIER_ACCEPTED_ISSUERS")
+	// Azure Workload Identity injects AZURE_FEDERATED_TOKEN_FILE: it is the credential of a presentation half
+	// configured without one of its own.
+	if azure := l.str("AZURE_FEDERATED_TOKEN_FILE"); azure != "" && c.Entra.Enabled() && c.Entra.credentials() == 0 {
+		c.Entra.ClientAssertionFile = azure
+	}
 	c.problems, c.values = l.problems, l.seen
 	return c
 }
@@ -194,6 +203,17 @@ func (l *loader) list(name, def string) []string {
 	}
 	var out []string
 	for _, s := range strings.Split(strings.ToLower(raw), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// caseList splits a comma list keeping each item's case (DIDs are case-sensitive).
+func (l *loader) caseList(name string) []string {
+	var out []string
+	for _, s := range strings.Split(l.get(name), ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			out = append(out, s)
 		}

@@ -19,9 +19,10 @@ type object struct {
 	APIVersion string `yaml:"apiVersion"`
 	Kind       string `yaml:"kind"`
 	Metadata   struct {
-		Name      string            `yaml:"name"`
-		Namespace string            `yaml:"namespace"`
-		Labels    map[string]string `yaml:"labels"`
+		Name        string            `yaml:"name"`
+		Namespace   string            `yaml:"namespace"`
+		Labels      map[string]string `yaml:"labels"`
+		Annotations map[string]string `yaml:"annotations"`
 	} `yaml:"metadata"`
 	Data       map[string]string `yaml:"data"`
 	StringData map[string]string `yaml:"stringData"`
@@ -46,6 +47,7 @@ type object struct {
 }
 
 type podSpec struct {
+	ServiceAccountName           string          `yaml:"serviceAccountName"`
 	AutomountServiceAccountToken *bool           `yaml:"automountServiceAccountToken"`
 	SecurityContext              securityContext `yaml:"securityContext"`
 	Containers                   []container     `yaml:"containers"`
@@ -242,9 +244,10 @@ func TestOverlays(t *testing.T) {
 				}
 				fromSecret[e.Name] = true
 			}
-			for _, name := range []string{"ENTRA_CLIENT_SECRET", "ENTRA_CALLBACK_SECRET", "IPA_CLIENT_SECRET"} {
+			for _, name := range []string{"ENTRA_CALLBACK_SECRET", "IPA_CLIENT_SECRET"} {
 				assert.True(t, fromSecret[name], "%s comes from the Secret", name)
 			}
+			assertWorkloadIdentity(t, out, d, env, secret)
 			for k, v := range secret.StringData {
 				assert.Equal(t, "REPLACE_ME", v, "the Secret's %s must be a placeholder, never a real value", k)
 			}
@@ -285,6 +288,26 @@ func TestOverlays(t *testing.T) {
 			out.get(t, "NetworkPolicy", "entra-verifier-redis")
 			out.get(t, "PodDisruptionBudget", "entra-verifier")
 		})
+	}
+}
+
+// assertWorkloadIdentity checks the recommended Entra credential: Azure Workload Identity's federated token
+// (AZURE_FEDERATED_TOKEN_FILE, the default of ENTRA_CLIENT_ASSERTION_FILE), no client secret anywhere.
+func assertWorkloadIdentity(t *testing.T, out rendered, d, env, secret *object) {
+	t.Helper()
+	pod := d.Spec.Template.Spec
+	assert.Equal(t, "true", d.Spec.Template.Metadata.Labels["azure.workload.identity/use"], "the webhook projects the token into labelled pods")
+	assert.NotContains(t, d.Spec.Selector.MatchLabels, "azure.workload.identity/use", "the selector stays immutable")
+	sa := out.get(t, "ServiceAccount", pod.ServiceAccountName)
+	assert.Equal(t, env.Data["ENTRA_CLIENT_ID"], sa.Metadata.Annotations["azure.workload.identity/client-id"],
+		"the service account names the app registration ENTRA_CLIENT_ID names")
+	for _, e := range pod.Containers[0].Env {
+		assert.NotEqual(t, "ENTRA_CLIENT_SECRET", e.Name, "no client secret beside the federated token")
+		assert.NotEqual(t, "ENTRA_CLIENT_CERTIFICATE", e.Name)
+	}
+	assert.NotContains(t, secret.StringData, "ENTRA_CLIENT_SECRET")
+	for _, name := range []string{"ENTRA_CLIENT_SECRET", "ENTRA_CLIENT_CERTIFICATE", "ENTRA_CLIENT_ASSERTION_FILE"} {
+		assert.NotContains(t, env.Data, name, "the credential is AZURE_FEDERATED_TOKEN_FILE, set by the webhook")
 	}
 }
 
@@ -352,5 +375,11 @@ func TestBase(t *testing.T) {
 	out := render(t, "base")
 	d := out.get(t, "Deployment", "entra-verifier")
 	assert.Equal(t, "memory", out.byPrefix(t, "ConfigMap", "entra-verifier-env").Data["VERIFIER_STORE"])
+	// The base keeps the client secret, for clusters without workload identity.
+	env := d.Spec.Template.Spec.Containers[0].Env
+	require.NotEmpty(t, env)
+	assert.Equal(t, "ENTRA_CLIENT_SECRET", env[0].Name)
+	assert.Contains(t, out.get(t, "Secret", "entra-verifier-credentials").StringData, "ENTRA_CLIENT_SECRET")
+	assert.NotContains(t, d.Spec.Template.Metadata.Labels, "azure.workload.identity/use")
 	assertHardened(t, d.Spec.Template.Spec, d.Spec.Template.Spec.Containers[0])
 }
