@@ -7,3 +7,6 @@ func (s *Server) Routes() gin.RoutesInfo { return s.engine.Routes() }
 
 // ClientKey exposes clientKey to the tests of package web_test.
 var ClientKey = clientKey
+
+// MethodLabel exposes methodLabel to the tests of package web_test.
+var MethodLabel = methodLabel
