@@ -10,3 +10,9 @@ var ClientKey = clientKey
 
 // MethodLabel exposes methodLabel to the tests of package web_test.
 var MethodLabel = methodLabel
+
+// SessionCookie exposes sessionCookie to the tests of package web_test.
+var SessionCookie = sessionCookie
+
+// HashOwner exposes hashOwner to the tests of package web_test.
+var HashOwner = hashOwner

@@ -66,6 +66,7 @@ type Server struct {
 	metrics       *Metrics
 	qr            *qrCache
 	now           func() time.Time
+	cookieName    string // of the binding cookie: CookieNameFor the public URL
 
 	shutdown  chan struct{}
 	closeOnce sync.Once
@@ -87,6 +88,7 @@ func New(opts Options) (*Server, error) {
 	if u := opts.Config.PublicURL; u != nil {
 		s.origin = normalOrigin(u)
 	}
+	s.cookieName = CookieNameFor(opts.Config.PublicURL)
 	e := s.engine
 	e.HandleMethodNotAllowed = true
 	if err := e.SetTrustedProxies(opts.Config.TrustedProxies); err != nil {
