@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -34,6 +35,10 @@ type Config struct {
 	RateLimitPerIP  Rate
 	RateLimitGlobal Rate
 	ClaimsRetention time.Duration
+	// StreamsPerBrowser bounds the event streams one binding cookie holds open at once, on each replica.
+	StreamsPerBrowser int
+	// MetricsAddr, when set, is the only listener serving /metrics.
+	MetricsAddr string
 
 	Entra     Entra
 	IPA       IPA
@@ -131,6 +136,7 @@ func (c *Config) Validate() error {
 	v.publicURL(c)
 	v.regions(c)
 	v.store(c)
+	v.listeners(c)
 	v.halves(c)
 	v.result(c)
 	return errors.Join(v.problems...)
@@ -154,6 +160,21 @@ func (v *validator) publicURL(c *Config) {
 	}
 	if u != nil && (u.RawQuery != "" || u.Fragment != "" || u.User != nil) {
 		v.addf("VERIFIER_PUBLIC_URL", "must have no user, query or fragment")
+	}
+}
+
+// listeners checks the metrics address and the event-stream bound.
+func (v *validator) listeners(c *Config) {
+	if c.StreamsPerBrowser < 1 {
+		v.addf("VERIFIER_STREAMS_PER_BROWSER", "must be a positive integer, got %d", c.StreamsPerBrowser)
+	}
+	if c.MetricsAddr == "" {
+		return
+	}
+	if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+		v.addf("VERIFIER_METRICS_ADDR", "must be an address such as :9090, got %q", c.MetricsAddr)
+	} else if c.MetricsAddr == c.ListenAddr {
+		v.addf("VERIFIER_METRICS_ADDR", "must differ from VERIFIER_LISTEN_ADDR (%s): metrics are kept off the public listener", c.ListenAddr)
 	}
 }
 

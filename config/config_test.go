@@ -54,6 +54,8 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, "https://rp-handler.did.idemia.io/api/v1/ipa/start", c.IPA.StartURL)
 	assert.Equal(t, config.Rate{N: 20, Per: 60e9}, c.RateLimitPerIP)
 	assert.Equal(t, "memory", c.Store)
+	assert.Equal(t, 8, c.StreamsPerBrowser)
+	assert.Empty(t, c.MetricsAddr, "metrics on the public listener unless asked")
 	assert.Equal(t, "https://verifier.example.com/api/verifier/callback", c.URL("/api/verifier/callback"))
 }
 
@@ -99,6 +101,15 @@ func TestValidate(t *testing.T) {
 		{"plain http upstreams", with(valid(), "ENTRA_AUTHORITY_HOST", "http://login.example", "IPA_CREATE_SESSION_URL", "http://ipa.example"), []string{
 			"ENTRA_AUTHORITY_HOST: must be an https URL",
 			"IPA_CREATE_SESSION_URL: must be an https URL",
+		}},
+		{"metrics on their own address", with(valid(), "VERIFIER_METRICS_ADDR", ":9090", "VERIFIER_STREAMS_PER_BROWSER", "2"), nil},
+		{"bad listeners and stream bound", with(valid(), "VERIFIER_METRICS_ADDR", ":8080", "VERIFIER_STREAMS_PER_BROWSER", "0"), []string{
+			"VERIFIER_STREAMS_PER_BROWSER: must be a positive integer, got 0",
+			"VERIFIER_METRICS_ADDR: must differ from VERIFIER_LISTEN_ADDR",
+		}},
+		{"unparsable listeners and stream bound", with(valid(), "VERIFIER_METRICS_ADDR", "9090", "VERIFIER_STREAMS_PER_BROWSER", "many"), []string{
+			"VERIFIER_STREAMS_PER_BROWSER: must be an integer",
+			"VERIFIER_METRICS_ADDR: must be an address such as :9090",
 		}},
 		{"identity retrieval needs both settings", with(valid(), "IDV_URL", "https://proofing.idemia.io/x"), []string{
 			"IDV_URL: IDV_URL and GIPS_RS_API_KEY go together",

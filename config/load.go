@@ -55,16 +55,18 @@ func WithFile(env Getenv, path string) (Getenv, error) {
 func Load(getenv Getenv) *Config {
 	l := loader{getenv: getenv}
 	c := &Config{
-		ListenAddr:      l.str("VERIFIER_LISTEN_ADDR"),
-		Region:          strings.ToLower(l.str("VERIFIER_REGION")),
-		Store:           strings.ToLower(l.str("VERIFIER_STORE")),
-		RedisURL:        l.str("REDIS_URL"),
-		RedisPrefix:     l.str("REDIS_KEY_PREFIX"),
-		Sandbox:         l.boolean("VERIFIER_SANDBOX"),
-		TrustedProxies:  l.cidrs("VERIFIER_TRUSTED_PROXIES"),
-		RateLimitPerIP:  l.rate("VERIFIER_RATE_LIMIT_PER_IP"),
-		RateLimitGlobal: l.rate("VERIFIER_RATE_LIMIT_GLOBAL"),
-		ClaimsRetention: l.duration("VERIFIER_CLAIMS_RETENTION"),
+		ListenAddr:        l.str("VERIFIER_LISTEN_ADDR"),
+		Region:            strings.ToLower(l.str("VERIFIER_REGION")),
+		Store:             strings.ToLower(l.str("VERIFIER_STORE")),
+		RedisURL:          l.str("REDIS_URL"),
+		RedisPrefix:       l.str("REDIS_KEY_PREFIX"),
+		Sandbox:           l.boolean("VERIFIER_SANDBOX"),
+		TrustedProxies:    l.cidrs("VERIFIER_TRUSTED_PROXIES"),
+		RateLimitPerIP:    l.rate("VERIFIER_RATE_LIMIT_PER_IP"),
+		RateLimitGlobal:   l.rate("VERIFIER_RATE_LIMIT_GLOBAL"),
+		ClaimsRetention:   l.duration("VERIFIER_CLAIMS_RETENTION"),
+		StreamsPerBrowser: l.integer("VERIFIER_STREAMS_PER_BROWSER"),
+		MetricsAddr:       l.str("VERIFIER_METRICS_ADDR"),
 		Entra: Entra{
 			TenantID:            l.str("ENTRA_TENANT_ID"),
 			ClientID:            l.str("ENTRA_CLIENT_ID"),

@@ -26,6 +26,8 @@ var Variables = []Variable{
 	{Name: "VERIFIER_TRUSTED_PROXIES", Description: "comma list of CIDRs or IPs whose `X-Forwarded-For` is believed (client IP for rate limits and logs only)"},
 	{Name: "VERIFIER_RATE_LIMIT_PER_IP", Default: "20/min", Description: "creates (IPA sessions and presentation requests together) per client IP, as count/`s`, `min` or `h`; over it: 429 with `Retry-After`"},
 	{Name: "VERIFIER_RATE_LIMIT_GLOBAL", Default: "600/min", Description: "creates per deployment (all replicas together with the redis store)"},
+	{Name: "VERIFIER_STREAMS_PER_BROWSER", Default: "8", Description: "open event streams one browser (binding cookie) may hold at once, both kinds together; over it: 429 `too_many_streams` (counted per replica)"},
+	{Name: "VERIFIER_METRICS_ADDR", Description: "when set (e.g. `:9090`), `/metrics` is served on this address only, and the public listener answers 404 there"},
 	{Name: "VERIFIER_CLAIMS_RETENTION", Default: "5m", Description: "how long verified claims stay readable after the verification (never past the request's expiry); then only the status remains"},
 	{Name: "VERIFIER_RESULT_WEBHOOK_URL", Description: "optional: where a signed result event is POSTed when a presentation ends (Standard Webhooks); https, except `http://localhost` / `http://127.0.0.1`"},
 	{Name: "VERIFIER_RESULT_WEBHOOK_SECRET", Secret: true, Description: "HMAC key of the result webhook's signature (`whsec_<base64>` or at least 16 characters); required with the URL"},

@@ -16,3 +16,6 @@ var SessionCookie = sessionCookie
 
 // HashOwner exposes hashOwner to the tests of package web_test.
 var HashOwner = hashOwner
+
+// StreamsHeld is how many event-stream slots the browser whose owner hash is owner holds.
+func (s *Server) StreamsHeld(owner string) int { return s.streams.held(owner) }

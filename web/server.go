@@ -65,6 +65,7 @@ type Server struct {
 	page          pageData // what every page renders
 	metrics       *Metrics
 	qr            *qrCache
+	streams       *streamSlots
 	now           func() time.Time
 	cookieName    string // of the binding cookie: CookieNameFor the public URL
 
@@ -77,7 +78,8 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		cfg: opts.Config, engine: gin.New(), watch: opts.Store, ping: opts.Store, limits: opts.Store,
 		presentations: opts.Presentations, sessions: opts.Sessions, handoff: opts.Handoff, retrieval: opts.IdentityRetrieval, metrics: opts.Metrics, qr: newQRCache(4096),
-		now: opts.Now, shutdown: make(chan struct{}),
+		streams: newStreamSlots(max(opts.Config.StreamsPerBrowser, 1)),
+		now:     opts.Now, shutdown: make(chan struct{}),
 	}
 	if s.now == nil {
 		s.now = time.Now
