@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/entra-verifier/entra-verifier/logging"
 )
 
 // Regions maps an IDEMIA platform region to the DID that issues its VerifiedIdentity credentials.
@@ -156,7 +158,7 @@ func (v *validator) publicURL(c *Config) {
 	case u.Scheme == "https" && u.Host != "":
 	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
 	default:
-		v.addf("VERIFIER_PUBLIC_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", u.String())
+		v.addf("VERIFIER_PUBLIC_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", logging.URL(u.String()))
 	}
 	if u != nil && (u.RawQuery != "" || u.Fragment != "" || u.User != nil) {
 		v.addf("VERIFIER_PUBLIC_URL", "must have no user, query or fragment")
@@ -255,7 +257,7 @@ func (v *validator) halves(c *Config) {
 		}
 		v.httpsURL("IPA_CREATE_SESSION_URL", i.CreateSessionURL)
 		if u, err := url.Parse(i.StartURL); err != nil || !(u.Scheme == "https" && u.Host != "" || u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
-			v.addf("IPA_START_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", i.StartURL)
+			v.addf("IPA_START_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", logging.URL(i.StartURL))
 		}
 	}
 	if (i.IDVURL == "") != (i.GIPSAPIKey == "") {
@@ -274,8 +276,8 @@ func (v *validator) result(c *Config) {
 	case r.WebhookURL == "" && r.WebhookSecret != "":
 		v.addf("VERIFIER_RESULT_WEBHOOK_URL", "missing: VERIFIER_RESULT_WEBHOOK_SECRET is set without it")
 	case r.WebhookURL != "":
-		if u, err := url.Parse(r.WebhookURL); err != nil || u.User != nil || !(u.Scheme == "https" && u.Host != "" || u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
-			v.addf("VERIFIER_RESULT_WEBHOOK_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", r.WebhookURL)
+		if u, err := url.Parse(r.WebhookURL); err != nil || !(u.Scheme == "https" && u.Host != "" || u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
+			v.addf("VERIFIER_RESULT_WEBHOOK_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", logging.URL(r.WebhookURL))
 		}
 		key := []byte(r.WebhookSecret)
 		if b64, ok := strings.CutPrefix(r.WebhookSecret, "whsec_"); ok {
@@ -302,7 +304,7 @@ func (v *validator) required(name, value, half string) {
 func (v *validator) httpsURL(name, raw string) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		v.addf(name, "must be an https URL, got %q", raw)
+		v.addf(name, "must be an https URL, got %q", logging.URL(raw))
 	}
 }
 
@@ -314,7 +316,7 @@ func IDVHost(raw string) (string, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
-		return "", fmt.Errorf("must be a host such as proofing.idemia.io (or https://host), got %q", raw)
+		return "", fmt.Errorf("must be a host such as proofing.idemia.io (or https://host), got %q", logging.URL(raw))
 	}
 	return strings.ToLower(u.Host), nil
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/entra-verifier/entra-verifier/logging"
 )
 
 // Getenv looks a variable up; os.Getenv, or a file's values under the environment's (see WithFile).
@@ -236,7 +238,7 @@ func (l *loader) publicURL(name string) *url.URL {
 	}
 	u, err := url.Parse(strings.TrimSuffix(v, "/"))
 	if err != nil || !u.IsAbs() {
-		l.bad(name, "must be an absolute URL such as https://verifier.example.com, got %q", v)
+		l.bad(name, "must be an absolute URL such as https://verifier.example.com, got %q", logging.URL(v))
 		return nil
 	}
 	return u

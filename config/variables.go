@@ -29,7 +29,7 @@ var Variables = []Variable{
 	{Name: "VERIFIER_STREAMS_PER_BROWSER", Default: "8", Description: "open event streams one browser (binding cookie) may hold at once, both kinds together; over it: 429 `too_many_streams` (counted per replica)"},
 	{Name: "VERIFIER_METRICS_ADDR", Description: "when set (e.g. `:9090`), `/metrics` is served on this address only, and the public listener answers 404 there"},
 	{Name: "VERIFIER_CLAIMS_RETENTION", Default: "5m", Description: "how long verified claims stay readable after the verification (never past the request's expiry); then only the status remains"},
-	{Name: "VERIFIER_RESULT_WEBHOOK_URL", Description: "optional: where a signed result event is POSTed when a presentation ends (Standard Webhooks); https, except `http://localhost` / `http://127.0.0.1`"},
+	{Name: "VERIFIER_RESULT_WEBHOOK_URL", Description: "optional: where a signed result event is POSTed when a presentation ends (Standard Webhooks); https, except `http://localhost` / `http://127.0.0.1`; a user and password in it (sent as Basic auth) or a token in its query make it a secret"},
 	{Name: "VERIFIER_RESULT_WEBHOOK_SECRET", Secret: true, Description: "HMAC key of the result webhook's signature (`whsec_<base64>` or at least 16 characters); required with the URL"},
 	{Name: "VERIFIER_RESULT_WEBHOOK_IPA", Default: "false", Description: "also send a result event when an IPA session ends"},
 	{Name: "VERIFIER_RESULT_CLAIMS", Default: "firstName,lastName,dateOfBirth", Description: "comma list of the claims handed to the relying party (webhook and result token); the portrait only if listed"},

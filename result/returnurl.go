@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/entra-verifier/entra-verifier/logging"
 )
 
 // ErrReturnURL marks a return_to that is not on VERIFIER_RETURN_URL_ALLOWLIST.
@@ -24,7 +26,7 @@ func ParseAllowlist(list string) (Allowlist, error) {
 		}
 		u, err := url.Parse(raw)
 		if err != nil || !webURL(u) || !ascii(u.Host) || u.RawQuery != "" || u.Fragment != "" {
-			return nil, fmt.Errorf("VERIFIER_RETURN_URL_ALLOWLIST: %q is not an https URL prefix such as https://rp.example.com/onboarding/", raw)
+			return nil, fmt.Errorf("VERIFIER_RETURN_URL_ALLOWLIST: %q is not an https URL prefix such as https://rp.example.com/onboarding/", logging.URL(raw))
 		}
 		if u.Path == "" {
 			u.Path = "/"
@@ -46,7 +48,7 @@ func webURL(u *url.URL) bool {
 func (a Allowlist) Check(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || !webURL(u) || strings.Contains(raw, "\\") || !ascii(u.Host) || unsafePath(u.EscapedPath()) || carriesResult(u) {
-		return nil, fmt.Errorf("%w: %q", ErrReturnURL, raw)
+		return nil, fmt.Errorf("%w: %q", ErrReturnURL, logging.URL(raw))
 	}
 	clean := u.EscapedPath()
 	if clean == "" {
@@ -61,7 +63,7 @@ func (a Allowlist) Check(raw string) (*url.URL, error) {
 			return u, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: %q", ErrReturnURL, raw)
+	return nil, fmt.Errorf("%w: %q", ErrReturnURL, logging.URL(raw))
 }
 
 // resultParam is the query parameter WithToken adds.

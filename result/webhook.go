@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entra-verifier/entra-verifier/logging"
 	"github.com/entra-verifier/entra-verifier/store"
 )
 
@@ -146,7 +147,7 @@ func (w *Webhook) post(ctx context.Context, d *store.Delivery) (int, error) {
 	ts := w.now().Unix()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(d.Body))
 	if err != nil {
-		return 0, err
+		return 0, redactURLError(w.URL, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("webhook-id", d.ID)
@@ -154,11 +155,7 @@ func (w *Webhook) post(ctx context.Context, d *store.Delivery) (int, error) {
 	req.Header.Set("webhook-signature", Sign(w.Secret, d.ID, ts, d.Body))
 	resp, err := w.HTTP.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // the URL may hold the receiver's own secret: keep it out of the logs
-		}
-		return 0, err
+		return 0, redactURLError(w.URL, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -166,6 +163,16 @@ func (w *Webhook) post(ctx context.Context, d *store.Delivery) (int, error) {
 		return resp.StatusCode, fmt.Errorf("receiver answered %d", resp.StatusCode)
 	}
 	return resp.StatusCode, nil
+}
+
+// redactURLError replaces the URL net/http puts in err (a *url.Error carries it whole, query included) by
+// logging.URL's form: the URL may hold the receiver's own secret.
+func redactURLError(raw string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("POST %s: %w", logging.URL(raw), err)
 }
 
 func cmp(d, def time.Duration) time.Duration {
