@@ -83,3 +83,21 @@ func FuzzMethodLabel(f *testing.F) {
 		}
 	})
 }
+
+// TestMetricsAddr: with VERIFIER_METRICS_ADDR set, /metrics is served by MetricsHandler only, and the public
+// handler answers 404 there; without it, the public handler serves them.
+func TestMetricsAddr(t *testing.T) {
+	separate := newServer(t, "VERIFIER_METRICS_ADDR", ":9090")
+	rec := serve(t, separate.Handler(), http.MethodGet, "/metrics", nil)
+	assert.Equal(t, http.StatusNotFound, rec.Code, "not on the public listener")
+	assert.NotContains(t, rec.Body.String(), "verifier_http_requests_total")
+
+	rec = serve(t, separate.MetricsHandler(), http.MethodGet, "/metrics", nil)
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Contains(t, rec.Body.String(), "verifier_http_requests_total", "the public listener's requests are counted")
+	assert.Equal(t, http.StatusNotFound, serve(t, separate.MetricsHandler(), http.MethodGet, "/", nil).Code, "only /metrics there")
+	assert.Equal(t, http.StatusNotFound, serve(t, separate.MetricsHandler(), http.MethodGet, "/healthz", nil).Code)
+
+	rec = serve(t, newServer(t).Handler(), http.MethodGet, "/metrics", nil)
+	assert.Equal(t, http.StatusOK, rec.Code, "on the public listener by default")
+}

@@ -112,7 +112,9 @@ func New(opts Options) (*Server, error) {
 
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", s.ready)
-	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
+	if opts.Config.MetricsAddr == "" { // otherwise only MetricsHandler, on its own listener, serves them
+		e.GET("/metrics", gin.WrapH(s.metricsEndpoint()))
+	}
 
 	if opts.WellKnown != nil {
 		s.mountWellKnown(opts.WellKnown)
@@ -142,6 +144,18 @@ type Sandbox struct {
 
 // Handler returns the http.Handler serving every route.
 func (s *Server) Handler() http.Handler { return s.engine }
+
+// MetricsHandler serves GET /metrics alone, for the VERIFIER_METRICS_ADDR listener; every other path and
+// method answers 404 or 405.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metricsEndpoint())
+	return mux
+}
+
+func (s *Server) metricsEndpoint() http.Handler {
+	return promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
+}
 
 // Close ends open event streams; call it when the HTTP server starts shutting down.
 func (s *Server) Close() { s.closeOnce.Do(func() { close(s.shutdown) }) }
