@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/entra-verifier/entra-verifier/logging"
 )
 
 // Regions maps an IDEMIA platform region to the DID that issues its VerifiedIdentity credentials.
@@ -40,6 +43,10 @@ type Config struct {
 	RateLimitPerIP  Rate
 	RateLimitGlobal Rate
 	ClaimsRetention time.Duration
+	// StreamsPerBrowser bounds the event streams one binding cookie holds open at once, on each replica.
+	StreamsPerBrowser int
+	// MetricsAddr, when set, is the only listener serving /metrics.
+	MetricsAddr string
 
 	Entra     Entra
 	IPA       IPA
@@ -164,6 +171,7 @@ func (c *Config) Validate() error {
 	v.regions(c)
 	v.issuers(c)
 	v.store(c)
+	v.listeners(c)
 	v.halves(c)
 	v.result(c)
 	return errors.Join(v.problems...)
@@ -183,10 +191,25 @@ func (v *validator) publicURL(c *Config) {
 	case u.Scheme == "https" && u.Host != "":
 	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
 	default:
-		v.addf("VERIFIER_PUBLIC_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", u.String())
+		v.addf("VERIFIER_PUBLIC_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", logging.URL(u.String()))
 	}
 	if u != nil && (u.RawQuery != "" || u.Fragment != "" || u.User != nil) {
 		v.addf("VERIFIER_PUBLIC_URL", "must have no user, query or fragment")
+	}
+}
+
+// listeners checks the metrics address and the event-stream bound.
+func (v *validator) listeners(c *Config) {
+	if c.StreamsPerBrowser < 1 {
+		v.addf("VERIFIER_STREAMS_PER_BROWSER", "must be a positive integer, got %d", c.StreamsPerBrowser)
+	}
+	if c.MetricsAddr == "" {
+		return
+	}
+	if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+		v.addf("VERIFIER_METRICS_ADDR", "must be an address such as :9090, got %q", c.MetricsAddr)
+	} else if c.MetricsAddr == c.ListenAddr {
+		v.addf("VERIFIER_METRICS_ADDR", "must differ from VERIFIER_LISTEN_ADDR (%s): metrics are kept off the public listener", c.ListenAddr)
 	}
 }
 
@@ -266,7 +289,7 @@ func (v *validator) halves(c *Config) {
 		}
 		v.httpsURL("IPA_CREATE_SESSION_URL", i.CreateSessionURL)
 		if u, err := url.Parse(i.StartURL); err != nil || !(u.Scheme == "https" && u.Host != "" || u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
-			v.addf("IPA_START_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", i.StartURL)
+			v.addf("IPA_START_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", logging.URL(i.StartURL))
 		}
 	}
 	if (i.IDVURL == "") != (i.GIPSAPIKey == "") {
@@ -285,8 +308,8 @@ func (v *validator) result(c *Config) {
 	case r.WebhookURL == "" && r.WebhookSecret != "":
 		v.addf("VERIFIER_RESULT_WEBHOOK_URL", "missing: VERIFIER_RESULT_WEBHOOK_SECRET is set without it")
 	case r.WebhookURL != "":
-		if u, err := url.Parse(r.WebhookURL); err != nil || u.User != nil || !(u.Scheme == "https" && u.Host != "" || u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
-			v.addf("VERIFIER_RESULT_WEBHOOK_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", r.WebhookURL)
+		if u, err := url.Parse(r.WebhookURL); err != nil || !(u.Scheme == "https" && u.Host != "" || u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
+			v.addf("VERIFIER_RESULT_WEBHOOK_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", logging.URL(r.WebhookURL))
 		}
 		key := []byte(r.WebhookSecret)
 		if b64, ok := strings.CutPrefix(r.WebhookSecret, "whsec_"); ok {
@@ -313,7 +336,7 @@ func (v *validator) required(name, value, half string) {
 func (v *validator) httpsURL(name, raw string) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		v.addf(name, "must be an https URL, got %q", raw)
+		v.addf(name, "must be an https URL, got %q", logging.URL(raw))
 	}
 }
 
@@ -325,7 +348,7 @@ func IDVHost(raw string) (string, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
-		return "", fmt.Errorf("must be a host such as proofing.idemia.io (or https://host), got %q", raw)
+		return "", fmt.Errorf("must be a host such as proofing.idemia.io (or https://host), got %q", logging.URL(raw))
 	}
 	return strings.ToLower(u.Host), nil
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/entra-verifier/entra-verifier/logging"
 )
 
 // Getenv looks a variable up; os.Getenv, or a file's values under the environment's (see WithFile).
@@ -55,16 +57,18 @@ func WithFile(env Getenv, path string) (Getenv, error) {
 func Load(getenv Getenv) *Config {
 	l := loader{getenv: getenv}
 	c := &Config{
-		ListenAddr:      l.str("VERIFIER_LISTEN_ADDR"),
-		Region:          strings.ToLower(l.str("VERIFIER_REGION")),
-		Store:           strings.ToLower(l.str("VERIFIER_STORE")),
-		RedisURL:        l.str("REDIS_URL"),
-		RedisPrefix:     l.str("REDIS_KEY_PREFIX"),
-		Sandbox:         l.boolean("VERIFIER_SANDBOX"),
-		TrustedProxies:  l.cidrs("VERIFIER_TRUSTED_PROXIES"),
-		RateLimitPerIP:  l.rate("VERIFIER_RATE_LIMIT_PER_IP"),
-		RateLimitGlobal: l.rate("VERIFIER_RATE_LIMIT_GLOBAL"),
-		ClaimsRetention: l.duration("VERIFIER_CLAIMS_RETENTION"),
+		ListenAddr:        l.str("VERIFIER_LISTEN_ADDR"),
+		Region:            strings.ToLower(l.str("VERIFIER_REGION")),
+		Store:             strings.ToLower(l.str("VERIFIER_STORE")),
+		RedisURL:          l.str("REDIS_URL"),
+		RedisPrefix:       l.str("REDIS_KEY_PREFIX"),
+		Sandbox:           l.boolean("VERIFIER_SANDBOX"),
+		TrustedProxies:    l.cidrs("VERIFIER_TRUSTED_PROXIES"),
+		RateLimitPerIP:    l.rate("VERIFIER_RATE_LIMIT_PER_IP"),
+		RateLimitGlobal:   l.rate("VERIFIER_RATE_LIMIT_GLOBAL"),
+		ClaimsRetention:   l.duration("VERIFIER_CLAIMS_RETENTION"),
+		StreamsPerBrowser: l.integer("VERIFIER_STREAMS_PER_BROWSER"),
+		MetricsAddr:       l.str("VERIFIER_METRICS_ADDR"),
 		Entra: Entra{
 			TenantID:             l.str("ENTRA_TENANT_ID"),
 			ClientID:             l.str("ENTRA_CLIENT_ID"),
@@ -254,7 +258,7 @@ func (l *loader) publicURL(name string) *url.URL {
 	}
 	u, err := url.Parse(strings.TrimSuffix(v, "/"))
 	if err != nil || !u.IsAbs() {
-		l.bad(name, "must be an absolute URL such as https://verifier.example.com, got %q", v)
+		l.bad(name, "must be an absolute URL such as https://verifier.example.com, got %q", logging.URL(v))
 		return nil
 	}
 	return u

@@ -33,7 +33,8 @@ type object struct {
 		} `yaml:"selector"`
 		Template struct {
 			Metadata struct {
-				Labels map[string]string `yaml:"labels"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
 			} `yaml:"metadata"`
 			Spec podSpec `yaml:"spec"`
 		} `yaml:"template"`
@@ -212,7 +213,8 @@ func TestOverlays(t *testing.T) {
 			c := pod.Containers[0]
 			assert.Equal(t, "registry.example.com/entra-verifier:0.1.0", c.Image)
 			assertHardened(t, pod, c)
-			require.Len(t, c.Ports, 1)
+			require.Len(t, c.Ports, 2)
+			assert.Equal(t, "http", c.Ports[0].Name)
 			assert.Equal(t, 8080, c.Ports[0].ContainerPort)
 			assertHTTPProbe(t, "liveness", c.LivenessProbe, "/healthz", c.Ports[0].Name)
 			assertHTTPProbe(t, "readiness", c.ReadinessProbe, "/readyz", c.Ports[0].Name)
@@ -226,6 +228,7 @@ func TestOverlays(t *testing.T) {
 			assert.Equal(t, tt.publicURL, env.Data["VERIFIER_PUBLIC_URL"])
 			assert.Equal(t, "redis", env.Data["VERIFIER_STORE"])
 			assert.Equal(t, ":8080", env.Data["VERIFIER_LISTEN_ADDR"])
+			assertMetricsPort(t, d, c, env)
 			for _, secret := range []string{"ENTRA_CLIENT_SECRET", "ENTRA_CALLBACK_SECRET", "IPA_CLIENT_SECRET", "GIPS_RS_API_KEY"} {
 				assert.NotContains(t, env.Data, secret, "a secret in the ConfigMap")
 			}
@@ -275,8 +278,9 @@ func TestOverlays(t *testing.T) {
 			// The Service reaches the pods on their http port.
 			svc := out.get(t, "Service", "entra-verifier")
 			assertSelects(t, serviceSelector(t, svc), d.Spec.Template.Metadata.Labels)
-			require.Len(t, svc.Spec.Ports, 1)
+			require.Len(t, svc.Spec.Ports, 1, "the Service exposes the public port only, never metrics")
 			assert.Equal(t, c.Ports[0].Name, svc.Spec.Ports[0].TargetPort)
+			assert.NotEqual(t, 9090, svc.Spec.Ports[0].Port)
 
 			// The overlay's own Redis, which REDIS_URL names.
 			redis := out.get(t, "Deployment", "entra-verifier-redis")
@@ -309,6 +313,20 @@ func assertWorkloadIdentity(t *testing.T, out rendered, d, env, secret *object) 
 	for _, name := range []string{"ENTRA_CLIENT_SECRET", "ENTRA_CLIENT_CERTIFICATE", "ENTRA_CLIENT_ASSERTION_FILE"} {
 		assert.NotContains(t, env.Data, name, "the credential is AZURE_FEDERATED_TOKEN_FILE, set by the webhook")
 	}
+}
+
+// assertMetricsPort checks that /metrics has its own listener (VERIFIER_METRICS_ADDR) on a named container
+// port, the one Prometheus is told to scrape, away from the public port.
+func assertMetricsPort(t *testing.T, d *object, c container, env *object) {
+	t.Helper()
+	assert.Equal(t, ":9090", env.Data["VERIFIER_METRICS_ADDR"], "metrics off the public listener")
+	require.Len(t, c.Ports, 2)
+	assert.Equal(t, "metrics", c.Ports[1].Name)
+	assert.Equal(t, 9090, c.Ports[1].ContainerPort)
+	a := d.Spec.Template.Metadata.Annotations
+	assert.Equal(t, "true", a["prometheus.io/scrape"])
+	assert.Equal(t, "9090", a["prometheus.io/port"], "Prometheus scrapes the metrics port")
+	assert.Equal(t, "/metrics", a["prometheus.io/path"])
 }
 
 // assertHardened checks the restricted Pod Security Standard and our own rules for one container.
@@ -382,4 +400,8 @@ func TestBase(t *testing.T) {
 	assert.Contains(t, out.get(t, "Secret", "entra-verifier-credentials").StringData, "ENTRA_CLIENT_SECRET")
 	assert.NotContains(t, d.Spec.Template.Metadata.Labels, "azure.workload.identity/use")
 	assertHardened(t, d.Spec.Template.Spec, d.Spec.Template.Spec.Containers[0])
+	assertMetricsPort(t, d, d.Spec.Template.Spec.Containers[0], out.byPrefix(t, "ConfigMap", "entra-verifier-env"))
+	svc := out.get(t, "Service", "entra-verifier")
+	require.Len(t, svc.Spec.Ports, 1, "the Service exposes the public port only, never metrics")
+	assert.Equal(t, "http", svc.Spec.Ports[0].TargetPort)
 }

@@ -239,6 +239,9 @@ type Delivery struct {
 	Attempts    int       `json:"attempts"`
 	NextAttempt time.Time `json:"nextAttempt"`
 	CreatedAt   time.Time `json:"createdAt"`
+	// ClaimsUntil, when set, is when the claims in Body lapse (VERIFIER_CLAIMS_RETENTION): an attempt from
+	// then on sends Body without them (result.Webhook).
+	ClaimsUntil time.Time `json:"claimsUntil,omitzero"`
 }
 
 // DeliveryIDs joins the IDs (webhook-ids) of ds for a log line; "" for none.

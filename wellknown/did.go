@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/entra-verifier/entra-verifier/logging"
 )
 
 // MicrosoftHostedPrefix starts every DID that Microsoft hosts for an Entra
@@ -139,11 +141,15 @@ func onHost(id, hostDID string) bool {
 func parseWebURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("VERIFIER_PUBLIC_URL %q: %w", raw, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // it repeats raw whole
+		}
+		return nil, fmt.Errorf("VERIFIER_PUBLIC_URL %q: %w", logging.URL(raw), err)
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" {
-		return nil, fmt.Errorf("VERIFIER_PUBLIC_URL %q is not an absolute http(s) URL with a host", raw)
+		return nil, fmt.Errorf("VERIFIER_PUBLIC_URL %q is not an absolute http(s) URL with a host", logging.URL(raw))
 	}
 	return u, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/entra-verifier/entra-verifier/config"
 	"github.com/entra-verifier/entra-verifier/ipa"
+	"github.com/entra-verifier/entra-verifier/logging"
 	"github.com/entra-verifier/entra-verifier/verifier"
 	"github.com/entra-verifier/entra-verifier/wellknown"
 )
@@ -57,7 +58,7 @@ func check(ctx context.Context, getenv config.Getenv, out io.Writer) int {
 			continue
 		}
 		status = 1
-		fmt.Fprintf(out, "%-22s FAIL: %s\n", r.name, strings.ReplaceAll(r.err.Error(), "\n", "; "))
+		fmt.Fprintf(out, "%-22s FAIL: %s\n", r.name, strings.ReplaceAll(logging.URLs(r.err.Error()), "\n", "; "))
 	}
 	return status
 }
