@@ -10,10 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entra-verifier/entra-verifier/e2e"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/entra-verifier/entra-verifier/e2e"
 	"github.com/entra-verifier/entra-verifier/sandbox"
 )
 
@@ -78,12 +79,14 @@ func TestIPACallbacks(t *testing.T) {
 		call       func(c e2e.IPACreated) (url string, body []byte)
 		wantCode   int
 		wantStatus string
-		wantProof  string // identity.proof once retrieval is done; "" when none expected
+		// wantIdentity is what identity retrieval records: "read" for a level of assurance, else its error code;
+		// "" when no retrieval is expected. The proof archive is never fetched.
+		wantIdentity string
 	}{
 		{"completed", "-", func(c e2e.IPACreated) (string, []byte) {
 			body, _ := h.IPA.Callback(c.SessionID, sandbox.IPACompleted)
 			return h.CallbackURL(c.SessionID), body
-		}, 204, "completed", "fetched"},
+		}, 204, "completed", "read"},
 		{"ERROR", "-", func(c e2e.IPACreated) (string, []byte) {
 			body, _ := h.IPA.Callback(c.SessionID, sandbox.IPAError)
 			return h.CallbackURL(c.SessionID), body
@@ -113,18 +116,18 @@ func TestIPACallbacks(t *testing.T) {
 		{"missing sessionId", "-", func(c e2e.IPACreated) (string, []byte) {
 			return h.CallbackURL(c.SessionID), []byte(`{"applicationId":"ipa-application","timestamp":1}`)
 		}, 400, "pending", ""},
-		{"unknown status", "-", func(c e2e.IPACreated) (string, []byte) {
+		{"undocumented status is an abnormal end", "-", func(c e2e.IPACreated) (string, []byte) {
 			return h.CallbackURL(c.SessionID), notification(c.SessionID, `,"status":"EXPLODED"`)
-		}, 400, "pending", ""},
+		}, 204, "error", ""},
 		{"oversized body", "-", func(c e2e.IPACreated) (string, []byte) {
 			return h.CallbackURL(c.SessionID), notification(c.SessionID, `,"pad":"`+strings.Repeat("x", 1<<20)+`"`)
 		}, 413, "pending", ""},
 		{"proofUrl on another host is never fetched", "-", func(c e2e.IPACreated) (string, []byte) {
 			return h.CallbackURL(c.SessionID), notification(c.SessionID, `,"identityId":"gips-1","proofUrl":"`+stray.URL+`/gips/v1/identities/gips-1/proof"`)
-		}, 204, "completed", "refused"},
+		}, 204, "completed", "identity_http_404"},
 		{"proofUrl to the metadata address", "-", func(c e2e.IPACreated) (string, []byte) {
 			return h.CallbackURL(c.SessionID), notification(c.SessionID, `,"identityId":"gips-2","proofUrl":"https://169.254.169.254/gips/latest/meta-data"`)
-		}, 204, "completed", "refused"},
+		}, 204, "completed", "identity_http_404"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -148,11 +151,13 @@ func TestIPACallbacks(t *testing.T) {
 			if status != http.StatusNoContent || tc.before != "-" {
 				assert.Equal(t, before, after, "a refused or repeated notification changes nothing")
 			}
-			if tc.wantProof != "" {
+			if tc.wantIdentity != "" {
 				require.Eventually(t, func() bool { return h.SessionOf(c.SessionID)["identity"] != nil }, 5*time.Second, 20*time.Millisecond)
 				identity := h.SessionOf(c.SessionID)["identity"].(map[string]any)
-				assert.Equal(t, tc.wantProof, identity["proof"])
-				if tc.wantProof == "fetched" {
+				assert.Nil(t, identity["proof"], "the proof archive is not fetched")
+				if tc.wantIdentity != "read" {
+					assert.Equal(t, tc.wantIdentity, identity["error"])
+				} else {
 					assert.Equal(t, sandbox.IPALevelOfAssurance, identity["levelOfAssurance"])
 					assert.Equal(t, sandbox.IPAIdentityStatus, identity["status"])
 					assert.NotEmpty(t, after["identityId"])
@@ -161,7 +166,7 @@ func TestIPACallbacks(t *testing.T) {
 		})
 	}
 	assert.Zero(t, strayHits.Load(), "a proofUrl off the IDV host is never requested")
-	assert.Equal(t, 1, h.GIPS.ProofRequests(), "only the completed journey's proof was fetched")
+	assert.Zero(t, h.GIPS.ProofRequests(), "the proof archive is never fetched on our own")
 }
 
 func TestIPARetriesAreIdempotent(t *testing.T) {
@@ -222,4 +227,18 @@ func TestIPAStreamEndsWithoutIdentity(t *testing.T) {
 	last := e2e.LastEvent(t, events)
 	assert.Equal(t, "completed", last["status"])
 	assert.Equal(t, "no_identity", last["identity"].(map[string]any)["error"])
+}
+
+func TestExpiredQRIsGone(t *testing.T) {
+	h := e2e.New(t, nil)
+	h.RS.Lifetime = time.Second
+	c := h.Create()
+	status, _, _ := h.Do(h.Browser, http.MethodGet, c.QRCodeURL, nil, nil)
+	require.Equal(t, http.StatusOK, status)
+	exp, err := time.Parse(time.RFC3339, c.ExpiresAt)
+	require.NoError(t, err)
+	time.Sleep(time.Until(exp) + 50*time.Millisecond)
+	status, body, _ := h.Do(h.Browser, http.MethodGet, c.QRCodeURL, nil, nil)
+	assert.Equal(t, http.StatusGone, status)
+	assert.Equal(t, "expired", e2e.ErrorCode(t, body))
 }

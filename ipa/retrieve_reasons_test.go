@@ -70,13 +70,8 @@ func TestRetrieveFailureReasons(t *testing.T) {
 		{"identity not JSON", completed("gips-not-json", ""), store.IdentitySummary{Error: "identity_invalid_answer"}},
 		{"identity with odd values", completed("gips-odd-values", ""), store.IdentitySummary{Error: "identity_invalid_answer"}},
 		{"identity unknown", completed("gips-missing", ""), store.IdentitySummary{Error: "identity_http_404"}},
-		{"proof redirected is not followed", completed("gips-ok", "/gips/v1/identities/gips-ok/redirected"),
-			store.IdentitySummary{LevelOfAssurance: "LOA3", Status: "VERIFIED", Proof: ipa.ProofFailed, Error: "proof_http_302"}},
-		{"proof cut short", completed("gips-ok", "/gips/v1/identities/gips-ok/cut"),
-			store.IdentitySummary{LevelOfAssurance: "LOA3", Status: "VERIFIED", Proof: ipa.ProofFailed, Error: "proof_invalid_answer"}},
-		{"proof over the limit", completed("gips-ok", "/gips/v1/identities/gips-ok/huge"),
-			store.IdentitySummary{LevelOfAssurance: "LOA3", Status: "VERIFIED", Proof: ipa.ProofFailed, Error: "proof_invalid_answer"}},
-		{"proof only", completed("", "/gips/v1/identities/gips-missing/proof"), store.IdentitySummary{Proof: ipa.ProofFailed, Error: "proof_http_404"}},
+		{"a proofUrl is never fetched on our own", completed("gips-ok", "/gips/v1/identities/gips-ok/redirected"),
+			store.IdentitySummary{LevelOfAssurance: "LOA3", Status: "VERIFIED"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -96,6 +91,6 @@ func TestRetrieveFailureReasons(t *testing.T) {
 	idv.Close()
 	got := c.Retrieve(t.Context(), completed("gips-ok", "/gips/v1/identities/gips-ok/proof"))
 	require.NotNil(t, got)
-	assert.Equal(t, store.IdentitySummary{Proof: ipa.ProofFailed, Error: "identity_unreachable"}, *got)
+	assert.Equal(t, store.IdentitySummary{Error: "identity_unreachable"}, *got)
 	assert.False(t, strings.Contains(got.Error, "gips-ok"), "no identity id in the reason")
 }

@@ -75,7 +75,7 @@ func testConfig(mut func(*config.Config)) *config.Config {
 	u, _ := url.Parse("https://verifier.example.com")
 	cfg := &config.Config{
 		PublicURL: u, AcceptedRegions: []string{"us"},
-		Entra: config.Entra{VerifierDID: "did:web:verifier.example.com", ClientName: "Contoso", Purpose: "Open your account",
+		Entra: config.Entra{VerifierDID: "did:web:verifier.example.com", ValidateLinkedDomain: true, ClientName: "Contoso", Purpose: "Open your account",
 			FaceCheckThreshold: 70, FaceCheckPhotoClaim: "portrait"},
 	}
 	if mut != nil {

@@ -64,7 +64,7 @@ func TestCookieBinding(t *testing.T) {
 			}).Handler()
 			hdr := map[string]string{}
 			if tc.cookie != "" {
-				hdr["Cookie"] = web.CookieName + "=" + tc.cookie
+				hdr["Cookie"] = web.SecureCookieName + "=" + tc.cookie
 			}
 			for _, path := range []string{"/api/verifier/presentation-requests", "/api/ipa/sessions"} {
 				owners = calls{}
@@ -78,7 +78,7 @@ func TestCookieBinding(t *testing.T) {
 				}
 				require.Len(t, set, 1, path)
 				c := set[0]
-				assert.Equal(t, web.CookieName, c.Name)
+				assert.Equal(t, web.SecureCookieName, c.Name, "https: the __Host- name")
 				assert.Equal(t, "/", c.Path)
 				assert.True(t, c.HttpOnly)
 				assert.True(t, c.Secure, "the public URL is https")

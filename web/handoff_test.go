@@ -127,7 +127,7 @@ func TestPresentationReturn(t *testing.T) {
 				},
 			}).Handler()
 			rec := do(h, http.MethodGet, "/api/verifier/presentation-requests/"+pRecord.ID+"/return", nil,
-				map[string]string{"Cookie": web.CookieName + "=" + cookie})
+				map[string]string{"Cookie": web.SecureCookieName + "=" + cookie})
 			require.Equal(t, tc.status, rec.Code, rec.Body.String())
 			if tc.handedOff {
 				assert.Equal(t, []string{pRecord.ID + " " + ownerHash(cookie)}, handOffs.list())
