@@ -62,7 +62,7 @@ func (o *claimsOutbox) FinishDelivery(_ context.Context, id string) error {
 }
 
 var (
-	atCreate  = time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
+	atCreate = time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
 	atVerify = atCreate.Add(time.Minute)
 )
 
