@@ -46,10 +46,10 @@ func TestReplicaIPACallbackRace(t *testing.T) {
 		want map[string]int64
 	}{
 		{"completed three times at once, first answer lost", 2, true, [][]sandbox.IPAOutcome{{done, done, done}},
-			map[string]int64{"completed": 2}}, // the outcome, then the identity summary
+			map[string]int64{"completed": 3}}, // the outcome, the retrieval lease, then the identity summary
 		{"error, then retried", 2, true, [][]sandbox.IPAOutcome{{failed}, {failed, failed}}, map[string]int64{"error": 1}},
 		{"completed and timed out at once", 6, false, [][]sandbox.IPAOutcome{{done, done, timeout, timeout}},
-			map[string]int64{"completed": 2, "timeout": 1}},
+			map[string]int64{"completed": 3, "timeout": 1}},
 		{"another outcome after the end", 2, false, [][]sandbox.IPAOutcome{{timeout}, {done, failed, timeout}},
 			map[string]int64{"timeout": 1}},
 	}

@@ -150,14 +150,16 @@ func (s *Service) HandleCallback(ctx context.Context, token string, body []byte)
 	retrieve := s.idemia.RetrievalEnabled()
 	var out Outcome
 	var outbox []*store.Delivery
+	var eventErr error
+	// The updater may run more than once (a lost race): it only decides, and what it learnt is logged after.
 	sess, err := s.store.UpdateIPASession(ctx, ref.ID, func(sess *store.IPASession) ([]*store.Delivery, error) {
 		now := s.now().UTC()
-		out, outbox = Outcome{From: sess.Status, To: sess.Status, Late: !now.Before(sess.ExpiresAt)}, nil
+		out, outbox, eventErr = Outcome{From: sess.Status, To: sess.Status, Late: !now.Before(sess.ExpiresAt)}, nil, nil
 		if out.Late || !Transition(sess, cb, now) {
 			return nil, store.ErrUnchanged
 		}
 		if !retrieve || sess.Status != store.IPACompleted { // else the summary's recording carries the event
-			outbox = s.endEvent(ctx, sess)
+			outbox, eventErr = s.endEvent(sess)
 		}
 		return outbox, nil
 	})
@@ -169,10 +171,17 @@ func (s *Service) HandleCallback(ctx context.Context, token string, body []byte)
 		case out.From != cb.Status:
 			slog.WarnContext(ctx, "IPA callback conflicts with the recorded outcome; kept the first", "sessionId", ref.ID,
 				"recorded", out.From, "received", cb.Status)
+		case retrieve && sess.Status == store.IPACompleted && sess.Identity == nil:
+			// A repeat of the completed notification, whose first answer may have been lost before its
+			// retrieval started: start it unless another replica holds its lease.
+			s.retrieveLater(sess.ID, cb)
 		}
 		return out, nil
 	case err != nil:
 		return Outcome{}, fmt.Errorf("update IPA session: %w", err)
+	}
+	if eventErr != nil { // the session goes on without its event
+		slog.ErrorContext(ctx, "result event not queued", "sessionId", sess.ID, "err", eventErr)
 	}
 	out.To, out.Changed = sess.Status, true
 	slog.InfoContext(ctx, "IPA session ended", "sessionId", sess.ID, "status", sess.Status, "webhook_id", store.DeliveryIDs(outbox))
@@ -197,7 +206,9 @@ func Transition(sess *store.IPASession, cb *Callback, now time.Time) bool {
 }
 
 // retrieveLater fetches the identity in the background (IDEMIA wants its 2xx quickly), then records the
-// summary with the session and notifies its watchers. Only the replica whose transition won runs it.
+// summary with the session and notifies its watchers. It first takes the session's retrieval lease, so one
+// replica at a time reads the identity: the one whose transition won, or the one a repeat of the notification
+// reached when the first never started.
 func (s *Service) retrieveLater(id string, cb *Callback) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -208,6 +219,9 @@ func (s *Service) retrieveLater(id string, cb *Callback) {
 	s.wg.Go(func() {
 		ctx, cancel := context.WithTimeout(s.ctx, 2*DefaultRetrievalTimeout)
 		defer cancel()
+		if !s.leaseRetrieval(ctx, id) {
+			return
+		}
 		sum := s.idemia.Retrieve(ctx, cb)
 		if sum == nil { // a completed callback that names no identity: say so, so readers stop waiting
 			sum = &store.IdentitySummary{Error: "no_identity"}
@@ -218,30 +232,55 @@ func (s *Service) retrieveLater(id string, cb *Callback) {
 	})
 }
 
+// retrievalLease bounds one replica's identity retrieval and recording; another may take over after it.
+const retrievalLease = 2*DefaultRetrievalTimeout + recordWindow
+
+// leaseRetrieval takes session id's retrieval lease and reports whether this replica now holds it: not when
+// the summary is already recorded, or another replica's lease is still running.
+func (s *Service) leaseRetrieval(ctx context.Context, id string) bool {
+	_, err := s.store.UpdateIPASession(ctx, id, func(sess *store.IPASession) ([]*store.Delivery, error) {
+		now := s.now().UTC()
+		if sess.Identity != nil || now.Before(sess.RetrievalUntil) {
+			return nil, store.ErrUnchanged
+		}
+		sess.RetrievalUntil = now.Add(retrievalLease)
+		return nil, nil
+	})
+	if err != nil && !errors.Is(err, store.ErrUnchanged) {
+		slog.WarnContext(ctx, "identity retrieval not started: the session's lease could not be taken", "sessionId", id, "err", err)
+	}
+	return err == nil
+}
+
 // recordIdentity stores sum with session id and, in the same step, the session's result event. A store that
 // is unavailable is tried again after recordRetry until ctx ends: the identity has been read, so the summary
 // is not given up at the first hiccup. A session that already has a summary (an earlier write whose answer
 // was lost) is left as it is, so the event is queued once.
 func (s *Service) recordIdentity(ctx context.Context, id string, sum *store.IdentitySummary) {
 	var outbox []*store.Delivery
+	var eventErr error
 	err := store.WhileUnavailable(ctx, recordRetry, func(err error) {
 		slog.WarnContext(ctx, "recording the identity summary again after a store error", "sessionId", id, "err", err)
 	}, func() error {
 		_, err := s.store.UpdateIPASession(ctx, id, func(sess *store.IPASession) ([]*store.Delivery, error) {
+			outbox, eventErr = nil, nil
 			if sess.Identity != nil {
 				return nil, store.ErrUnchanged
 			}
-			sess.Identity, sess.UpdatedAt = sum, s.now().UTC()
-			outbox = s.endEvent(ctx, sess)
+			sess.Identity, sess.UpdatedAt, sess.RetrievalUntil = sum, s.now().UTC(), time.Time{}
+			outbox, eventErr = s.endEvent(sess)
 			return outbox, nil
 		})
 		return err
 	})
 	switch {
 	case err == nil:
-		slog.InfoContext(ctx, "identity retrieved", "sessionId", id, "proof", sum.Proof, "error", sum.Error,
-			"webhook_id", store.DeliveryIDs(outbox))
+		if eventErr != nil {
+			slog.ErrorContext(ctx, "result event not queued", "sessionId", id, "err", eventErr)
+		}
+		slog.InfoContext(ctx, "identity retrieved", "sessionId", id, "error", sum.Error, "webhook_id", store.DeliveryIDs(outbox))
 	case errors.Is(err, store.ErrUnchanged):
+		slog.InfoContext(ctx, "identity summary already recorded", "sessionId", id)
 	case errors.Is(err, store.ErrNotFound):
 		slog.WarnContext(ctx, "identity retrieved for a session that is gone", "sessionId", id)
 	default:
@@ -250,16 +289,15 @@ func (s *Service) recordIdentity(ctx context.Context, id string, sum *store.Iden
 }
 
 // endEvent is the result event of sess, as the outbox of the update that ends it; none without Events.
-func (s *Service) endEvent(ctx context.Context, sess *store.IPASession) []*store.Delivery {
+func (s *Service) endEvent(sess *store.IPASession) ([]*store.Delivery, error) {
 	if s.events == nil {
-		return nil
+		return nil, nil
 	}
 	d, err := s.events.SessionEnded(sess)
-	if err != nil { // the session goes on without its event
-		slog.ErrorContext(ctx, "result event not queued", "sessionId", sess.ID, "err", err)
-		return nil
+	if err != nil || d == nil {
+		return nil, err
 	}
-	return []*store.Delivery{d}
+	return []*store.Delivery{d}, nil
 }
 
 // View is a session as the page reads it: expired once past ExpiresAt while still pending.

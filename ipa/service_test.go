@@ -567,7 +567,7 @@ func TestServiceEndQueuesOneDelivery(t *testing.T) {
 	_, err := g.notify(t.Context(), c.ID, completedFields)
 	require.NoError(t, err)
 	g.svc.Close()
-	assert.Equal(t, []int{0, 1}, rec.sizes, "transition: none; summary: one")
+	assert.Equal(t, []int{0, 0, 1}, rec.sizes, "transition: none; retrieval lease: none; summary: one")
 }
 
 // failingStore fails every update, as an unreachable backend does.
@@ -668,4 +668,76 @@ func TestServiceView(t *testing.T) {
 		assert.Equal(t, tc.want, ipa.View(s, tc.at).Status, "%s at %v", tc.status, tc.at)
 		assert.Equal(t, tc.status, s.Status, "the stored session is not changed")
 	}
+}
+
+// lostAnswerStore commits its first session update, then answers as if Redis had gone away: the write is
+// there, but the caller cannot know it.
+type lostAnswerStore struct {
+	*memory.Store
+	updates atomic.Int32
+}
+
+func (l *lostAnswerStore) UpdateIPASession(ctx context.Context, id string, fn store.IPAUpdater) (*store.IPASession, error) {
+	s, err := l.Store.UpdateIPASession(ctx, id, fn)
+	if l.updates.Add(1) == 1 && err == nil {
+		return nil, fmt.Errorf("redis: answer lost: %w", store.ErrUnavailable)
+	}
+	return s, err
+}
+
+// TestServiceRetrievesAfterALostAnswer: the completed transition was written but its answer lost (503, so
+// no retrieval started); IDEMIA's repeat finds nothing to change and starts the retrieval, which records the
+// summary and its event once.
+func TestServiceRetrievesAfterALostAnswer(t *testing.T) {
+	f := newSvcFixture(t, func(f *svcFixture) {
+		f.idemia.retrieval = true
+		f.idemia.retrieve = func(context.Context, *ipa.Callback) *store.IdentitySummary {
+			return &store.IdentitySummary{LevelOfAssurance: "LOA3", Status: "VERIFIED"}
+		}
+	}, func(m *memory.Store) ipa.Store { return &lostAnswerStore{Store: m} })
+	s := f.create(t)
+	_, err := f.notify(t.Context(), s.ID, completedFields)
+	require.ErrorIs(t, err, store.ErrUnavailable, "answered 503: IDEMIA will retry")
+	assert.Equal(t, store.IPACompleted, f.stored(t, s.ID).Status, "the transition was written nonetheless")
+
+	out, err := f.notify(t.Context(), s.ID, completedFields)
+	require.NoError(t, err)
+	assert.False(t, out.Changed)
+	require.Eventually(t, func() bool {
+		got, err := f.mem.IPASession(context.Background(), s.ID)
+		return err == nil && got.Identity != nil
+	}, 5*time.Second, 5*time.Millisecond, "the repeat started the retrieval the lost answer never did")
+	f.svc.Close()
+	assert.Equal(t, int32(1), f.idemia.retrieves.Load())
+	assert.Equal(t, []string{"msg_" + s.ID}, f.deliveries(t), "one event, with the summary")
+}
+
+// TestServiceRepeatDuringRetrievalReadsOnce: a repeat of the completed notification while the retrieval is
+// under way finds its lease held and reads nothing more.
+func TestServiceRepeatDuringRetrievalReadsOnce(t *testing.T) {
+	release, started := make(chan struct{}), make(chan struct{}, 1)
+	f := newSvcFixture(t, func(f *svcFixture) {
+		f.idemia.retrieval = true
+		f.idemia.retrieve = func(context.Context, *ipa.Callback) *store.IdentitySummary {
+			started <- struct{}{}
+			<-release
+			return &store.IdentitySummary{LevelOfAssurance: "LOA2"}
+		}
+	}, nil)
+	s := f.create(t)
+	_, err := f.notify(t.Context(), s.ID, completedFields)
+	require.NoError(t, err)
+	<-started
+	for range 3 {
+		out, err := f.notify(t.Context(), s.ID, completedFields)
+		require.NoError(t, err)
+		assert.False(t, out.Changed)
+	}
+	assert.False(t, f.stored(t, s.ID).RetrievalUntil.IsZero(), "the lease is held while the identity is read")
+	close(release)
+	f.svc.Close()
+	assert.Equal(t, int32(1), f.idemia.retrieves.Load(), "one read of the identity")
+	got := f.stored(t, s.ID)
+	require.NotNil(t, got.Identity)
+	assert.True(t, got.RetrievalUntil.IsZero(), "the lease ends with the summary")
 }

@@ -15,7 +15,8 @@ import (
 var (
 	// ErrNotFound is returned for an unknown, or already dropped, record.
 	ErrNotFound = errors.New("store: not found")
-	// ErrConflict is returned when a create reuses a key, or an update lost a compare-and-swap race.
+	// ErrConflict is returned when a create reuses a key, or an update lost MaxUpdateAttempts compare-and-swap
+	// races in a row.
 	ErrConflict = errors.New("store: conflict")
 	// ErrFull is returned when a bounded store refuses a new record rather than evict a live one.
 	ErrFull = errors.New("store: full")
@@ -26,8 +27,8 @@ var (
 	ErrUnchanged = errors.New("store: unchanged")
 )
 
-// MaxUpdateAttempts bounds how often a shared backend re-reads a record and applies an updater again after
-// losing a compare-and-swap race; past it the update fails with ErrConflict.
+// MaxUpdateAttempts bounds the attempts (read, apply the updater, compare-and-swap) of one update in a shared
+// backend; when every one loses its race the update fails with ErrConflict.
 const MaxUpdateAttempts = 16
 
 // Retention is how long a record is kept after it is created; after its own expiry it reads "expired" until then.
@@ -88,7 +89,7 @@ func (p *Presentation) ClaimsEnd() time.Time {
 	return end
 }
 
-// Clone returns a copy of p that shares no memory with it.
+// Clone returns a copy of p whose claims map is its own (claim values, decoded JSON, are shared).
 func (p *Presentation) Clone() *Presentation {
 	c := *p
 	c.Claims = maps.Clone(p.Claims)
@@ -117,6 +118,9 @@ type IPASession struct {
 	OwnerHash string    `json:"owner"`
 	StartURL  string    `json:"startUrl"`
 	Status    IPAStatus `json:"status"`
+	// RetrievalUntil is the lease of the identity retrieval under way (one replica at a time): another may
+	// start one only once it has passed and no summary was recorded.
+	RetrievalUntil time.Time `json:"retrievalUntil,omitzero"`
 	// Detail is the upstream status of an abnormal end IDEMIA did not document (an error session): kept and
 	// logged, not shown in the status read.
 	Detail string `json:"detail,omitempty"`
@@ -168,9 +172,10 @@ type Store interface {
 	// events it causes are stored together or not at all; then it notifies the request's watchers and
 	// returns the request as stored. Concurrent updates of one request are serialised: a shared backend
 	// that loses a race re-reads the request and calls fn again (at most MaxUpdateAttempts times, then
-	// ErrConflict), so fn must depend on its argument alone. When fn returns an error nothing is written:
-	// ErrUnchanged comes back with the current request, any other error alone. The request's ID and State
-	// are kept whatever fn does. ErrNotFound for an unknown or dropped request.
+	// ErrConflict), so fn must depend on its argument alone, have no effect outside it and never call the
+	// store (the memory backend runs it under its lock). When fn returns an error nothing is written:
+	// ErrUnchanged comes back with the current request, any other error (ErrNotFound, say) as fn gave it.
+	// The request's ID and State are kept whatever fn does. ErrNotFound for an unknown or dropped request.
 	UpdatePresentation(ctx context.Context, id string, fn PresentationUpdater) (*Presentation, error)
 
 	// CreateIPASession stores a new session; ErrConflict when its ID or TokenHash is taken.

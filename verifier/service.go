@@ -20,6 +20,9 @@ import (
 // ErrHandedOff marks a result that was already handed to the relying party (answered 410).
 var ErrHandedOff = errors.New("result already handed off")
 
+// ErrNotFinished marks a request asked for its result before it has one (answered 409).
+var ErrNotFinished = errors.New("request not finished")
+
 // ErrUnauthorized marks a callback whose api-key is missing or wrong (answered 401).
 var ErrUnauthorized = errors.New("callback api-key missing or wrong")
 
@@ -159,13 +162,16 @@ func (s *Service) Get(ctx context.Context, id, ownerHash string) (*store.Present
 	return p, nil
 }
 
-// HandOff marks the finished request id of ownerHash as handed to the relying party and returns it: once
-// only (ErrHandedOff afterwards), and only while its claims are kept, so one verification yields one result.
+// HandOff marks the finished (verified or failed) request id of ownerHash as handed to the relying party and
+// returns it: once only (ErrHandedOff afterwards), and only while its claims are kept, so one verification
+// yields one result. ErrNotFinished before it has a result.
 func (s *Service) HandOff(ctx context.Context, id, ownerHash string) (*store.Presentation, error) {
 	p, err := s.store.UpdatePresentation(ctx, id, func(p *store.Presentation) ([]*store.Delivery, error) {
 		switch {
 		case !store.SameOwner(p.OwnerHash, ownerHash):
 			return nil, store.ErrNotFound
+		case p.Status != store.PresentationVerified && p.Status != store.PresentationFailed:
+			return nil, ErrNotFinished
 		case p.HandedOff:
 			return nil, ErrHandedOff
 		case p.Status == store.PresentationVerified && !s.now().Before(p.ClaimsEnd()):
@@ -211,22 +217,25 @@ func (s *Service) HandleCallback(ctx context.Context, apiKey string, body []byte
 	}
 	var out Outcome
 	var outbox []*store.Delivery
+	var eventErr error
+	// The updater may run more than once (a lost race): it only decides, and what it learnt is logged after.
 	p, err := s.store.UpdatePresentation(ctx, ref.ID, func(p *store.Presentation) ([]*store.Delivery, error) {
 		now := s.now().UTC()
-		out, outbox = Outcome{From: p.Status, To: p.Status, Late: !now.Before(p.ExpiresAt)}, nil
+		out, outbox, eventErr = Outcome{From: p.Status, To: p.Status, Late: !now.Before(p.ExpiresAt)}, nil, nil
 		if out.Late || !Transition(p, cb, now, s.rules) {
 			return nil, store.ErrUnchanged
 		}
 		if p.Status.Final() && s.events != nil {
-			d, err := s.events.PresentationEnded(p)
-			if err != nil { // the journey goes on without its event
-				slog.ErrorContext(ctx, "result event not queued", "requestId", p.ID, "err", err)
-			} else {
+			var d *store.Delivery
+			if d, eventErr = s.events.PresentationEnded(p); d != nil && eventErr == nil {
 				outbox = []*store.Delivery{d}
 			}
 		}
 		return outbox, nil
 	})
+	if eventErr != nil && err == nil { // the journey goes on without its event
+		slog.ErrorContext(ctx, "result event not queued", "requestId", ref.ID, "err", eventErr)
+	}
 	switch {
 	case errors.Is(err, store.ErrUnchanged):
 		switch {

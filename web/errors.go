@@ -41,6 +41,7 @@ var errorMap = []struct {
 	{verifier.ErrMalformed, Error{Status: http.StatusBadRequest, Code: "malformed", Message: "the body is not a valid callback"}},
 	{verifier.ErrUnauthorized, Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing or wrong api-key"}},
 	{verifier.ErrHandedOff, Error{Status: http.StatusGone, Code: "already_returned", Message: "this result was already handed over; start again"}},
+	{verifier.ErrNotFinished, Error{Status: http.StatusConflict, Code: "not_finished", Message: "the request has no result yet"}},
 	{verifier.ErrToken, Error{Status: http.StatusBadGateway, Code: "upstream_error", Message: "Microsoft Entra is not available right now; try again shortly"}},
 	{verifier.ErrUpstream, Error{Status: http.StatusBadGateway, Code: "upstream_error", Message: "Microsoft Entra is not available right now; try again shortly"}},
 	{ipa.ErrMalformed, Error{Status: http.StatusBadRequest, Code: "malformed", Message: "the body is not a valid notification"}},

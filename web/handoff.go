@@ -67,10 +67,6 @@ func (s *Server) presentationReturn(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	if p.Status != store.PresentationVerified && p.Status != store.PresentationFailed {
-		writeError(c, &Error{Status: http.StatusConflict, Code: "not_finished", Message: "the request has no result yet"})
-		return
-	}
 	target, err := s.handoff.Allowlist.Check(p.ReturnTo) // re-checked: the allow-list may have changed since
 	if err != nil {
 		writeError(c, errReturnTo)

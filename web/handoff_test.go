@@ -93,7 +93,7 @@ func TestPresentationReturn(t *testing.T) {
 	}{
 		{"verified", &verified, nil, nil, http.StatusSeeOther, "", true},
 		{"failed", &failed, nil, nil, http.StatusSeeOther, "", true},
-		{"not finished", &pending, nil, nil, http.StatusConflict, "not_finished", false},
+		{"not finished", &pending, nil, verifier.ErrNotFinished, http.StatusConflict, "not_finished", true},
 		{"no return URL", &noReturn, nil, nil, http.StatusNotFound, "not_found", false},
 		{"another browser's", nil, store.ErrNotFound, nil, http.StatusNotFound, "not_found", false},
 		{"allow-list changed since", &offList, nil, nil, http.StatusBadRequest, "return_to_not_allowed", false},

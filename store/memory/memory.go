@@ -1,6 +1,7 @@
 // Package memory is the in-process store: the default for a single replica. Records are dropped
-// store.Retention after creation, claims at the request's expiry, and the number of records is capped so a
-// flood of creates is refused (store.ErrFull) instead of exhausting memory or evicting live records.
+// store.Retention after creation, claims at their end (Presentation.ClaimsEnd), and the number of records is
+// capped so a flood of creates is refused (store.ErrFull) instead of exhausting memory or evicting live
+// records.
 package memory
 
 import (
@@ -201,7 +202,7 @@ func update[R interface{ Clone() R }](s *Store, t *table[R], id string, read fun
 		s.deliveries[d.ID] = &c
 	}
 	s.notifyLocked(topic)
-	return next, nil
+	return read(t.byID[id]) // as stored and as readers see it (claims past their end never come back)
 }
 
 // Watch implements store.Store. The watcher's channel is registered directly (no goroutine per watcher) and
@@ -263,7 +264,7 @@ func (s *Store) sweepLoop() {
 	}
 }
 
-// Sweep drops records past their retention and claims past their request's expiry. It runs periodically;
+// Sweep drops records past their retention and claims past their end (ClaimsEnd). It runs periodically;
 // it is exported for tests and benchmarks.
 func (s *Store) Sweep() {
 	now := s.opts.Now()

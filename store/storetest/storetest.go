@@ -451,10 +451,14 @@ func testWatchFanOut(t *testing.T, s store.Store) {
 }
 
 func testIPAUpdateUnknown(t *testing.T, s store.Store) {
-	v := NewIPASession(time.Minute)
-	got, err := s.UpdateIPASession(t.Context(), v.ID, SetIPASession(v))
+	called := false
+	got, err := s.UpdateIPASession(t.Context(), ID(), func(*store.IPASession) ([]*store.Delivery, error) {
+		called = true
+		return nil, nil
+	})
 	assert.ErrorIs(t, err, store.ErrNotFound)
 	assert.Nil(t, got)
+	assert.False(t, called, "no updater runs for an unknown session")
 }
 
 // requireQuiet fails when ch receives a notification within 100 ms.
