@@ -35,7 +35,7 @@ func binary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "verifier")
-		out, err := exec.Command("go", "build", "-tags", "jwx_es256k,nomsgpack", "-o", binPath, "../cmd/verifier").CombinedOutput()
+		out, err := exec.Command("go", "build", "-tags", "nomsgpack", "-o", binPath, "../cmd/verifier").CombinedOutput()
 		if err != nil {
 			buildErr = err
 			t.Log(string(out))
