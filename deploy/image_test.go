@@ -224,7 +224,7 @@ func ignores(pattern, file string) bool {
 func TestImageBinary(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "verifier")
 	cmd := exec.Command(filepath.Join(repoRoot, buildScript), bin)
-	cmd.Env = append(os.Environ(), "VERSION=image-check")
+	cmd.Env = append(os.Environ(), "VERSION=image-check", "COMMIT=0123456789ab")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s: %s", buildScript, out)
 
@@ -253,7 +253,7 @@ func TestImageBinary(t *testing.T) {
 
 	version, err := exec.Command(bin, "version").Output()
 	require.NoError(t, err, "the static binary runs")
-	assert.Equal(t, "verifier image-check\n", string(version))
+	assert.Regexp(t, `^verifier image-check \(commit 0123456789ab, go1\.\d+\.\d+\)\n$`, string(version), "version, commit and Go version set at build time")
 
 	st, err := os.Stat(bin)
 	require.NoError(t, err)
