@@ -190,7 +190,7 @@ func TestBinaryRefusesUnreadableDescriptors(t *testing.T) {
 	}
 }
 
-// TestBinaryCommandLine runs SPEC §7's forms through the built binary, with an environment under which a
+// TestBinaryCommandLine runs the command line's forms through the built binary, with an environment under which a
 // wrongly started server would listen on addr: exit statuses are the process's own.
 func TestBinaryCommandLine(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "cfg.env")

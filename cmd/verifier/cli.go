@@ -8,7 +8,7 @@ import (
 	"strings"
 )
 
-// commands are the commands of SPEC §7, in the order the usage lists them.
+// commands are the commands README's "Command line" lists, in the order the usage lists them.
 var commands = []struct{ name, summary string }{
 	{"serve", "run the service (the default when no command is given)"},
 	{"check", "run every pre-flight check (configuration, DID descriptors, a token from each configured half);\n" +

@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ import (
 	"github.com/entra-verifier/entra-verifier/e2e"
 )
 
-// TestCommandLine runs each form of SPEC §7's command line. The environment would start a sandbox server on
+// TestCommandLine runs each form of the command line README states ("Command line"). The environment would start a sandbox server on
 // addr, so a form that wrongly reached serve would block (and fail the test) and leave a listener behind.
 func TestCommandLine(t *testing.T) {
 	cfgFile := filepath.Join(t.TempDir(), "cfg.env")
@@ -101,4 +102,14 @@ func TestParseCommandLine(t *testing.T) {
 			assert.Equal(t, tc.want, got)
 		})
 	}
+}
+
+// TestVersionIsTheChangelogsNewest keeps `verifier version` on CHANGELOG.md's newest release.
+func TestVersionIsTheChangelogsNewest(t *testing.T) {
+	raw, err := os.ReadFile("../../CHANGELOG.md")
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$`).FindStringSubmatch(string(raw))
+	require.Len(t, m, 2, "CHANGELOG.md has a release heading: ## [x.y.z] - yyyy-mm-dd")
+	assert.Equal(t, m[1], version)
+	assert.Regexp(t, `^verifier `+regexp.QuoteMeta(version)+` \(commit \S+, go1\.\d+(\.\d+)?\)$`, versionLine())
 }
