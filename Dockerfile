@@ -5,8 +5,11 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG VERSION=dev
-RUN VERSION=${VERSION} GOTOOLCHAIN=local sh scripts/build-binary.sh /out/verifier && mkdir -m 1777 /out/tmp
+# VERSION: empty for the release version in cmd/verifier/version.go; COMMIT: .git is not in the context, so
+# pass it: docker build --build-arg COMMIT=$(git rev-parse --short=12 HEAD) .
+ARG VERSION=
+ARG COMMIT=unknown
+RUN VERSION=${VERSION} COMMIT=${COMMIT} GOTOOLCHAIN=local sh scripts/build-binary.sh /out/verifier && mkdir -m 1777 /out/tmp
 
 # Run: scratch with the CA certificates (outbound HTTPS to Microsoft and IDEMIA trusts the system roots) and
 # the binary, nothing else: no shell, no package manager. A numeric non-root user, so Kubernetes'

@@ -252,7 +252,9 @@ func (v *validator) store(c *Config) {
 func (v *validator) halves(c *Config) {
 	e, i := c.Entra, c.IPA
 	if !e.Enabled() && !i.Enabled() {
-		v.addf("ENTRA_TENANT_ID", "neither half is configured: set the Entra settings (ENTRA_TENANT_ID, ENTRA_CLIENT_ID, ENTRA_CLIENT_SECRET, ENTRA_CLIENT_CERTIFICATE or ENTRA_CLIENT_ASSERTION_FILE, ENTRA_VERIFIER_DID), the IPA settings (IPA_COGNITO_URL, IPA_CLIENT_ID, IPA_CLIENT_SECRET), or both")
+		v.problems = append(v.problems, errors.New("nothing to verify with: configure the presentation half (ENTRA_TENANT_ID, "+
+			"ENTRA_CLIENT_ID, ENTRA_VERIFIER_DID and one of ENTRA_CLIENT_SECRET, ENTRA_CLIENT_CERTIFICATE, ENTRA_CLIENT_ASSERTION_FILE), "+
+			"the IPA half (IPA_COGNITO_URL, IPA_CLIENT_ID, IPA_CLIENT_SECRET), or both"))
 	}
 	if e.Enabled() {
 		v.required("ENTRA_TENANT_ID", e.TenantID, "the presentation half")

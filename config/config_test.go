@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"encoding/json"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/entra-verifier/entra-verifier/config"
+	"github.com/entra-verifier/entra-verifier/logging"
 )
 
 func env(m map[string]string) config.Getenv { return func(k string) string { return m[k] } }
@@ -67,7 +69,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"empty environment names every missing variable", map[string]string{}, []string{
 			"VERIFIER_PUBLIC_URL: missing",
-			"ENTRA_TENANT_ID: neither half is configured",
+			"nothing to verify with: configure the presentation half (ENTRA_TENANT_ID,",
 		}},
 		{"only the presentation half", with(valid(), "IPA_COGNITO_URL", "", "IPA_CLIENT_ID", "", "IPA_CLIENT_SECRET", ""), nil},
 		{"only the IPA half", with(valid(), "ENTRA_TENANT_ID", "", "ENTRA_CLIENT_ID", "", "ENTRA_CLIENT_SECRET", "", "ENTRA_VERIFIER_DID", ""), nil},
@@ -202,4 +204,30 @@ func TestWebhookURLMayCarryCredentials(t *testing.T) {
 	err := config.Load(env(with(valid(), "VERIFIER_RESULT_WEBHOOK_URL", "https://u:p@hook.example/x?token=SECRETTOKEN",
 		"VERIFIER_RESULT_WEBHOOK_SECRET", "0123456789abcdef"))).Validate()
 	assert.NoError(t, err)
+}
+
+// TestLogValueHidesOnlySecrets logs a configuration through the service's redacting logger: config.Variables
+// alone decides what is hidden, so settings whose names merely look sensitive (VERIFIER_CLAIMS_RETENTION,
+// ENTRA_FACE_CHECK_PHOTO_CLAIM, ENTRA_CLIENT_ASSERTION_FILE) are shown as they are.
+func TestLogValueHidesOnlySecrets(t *testing.T) {
+	set := map[string]string{}
+	for _, v := range config.Variables {
+		set[v.Name] = "value-of-" + strings.ToLower(v.Name)
+	}
+	var buf strings.Builder
+	logging.New(&buf, slog.LevelInfo).Info("verifier listening", "config", config.Load(env(set)))
+	var line struct {
+		Config map[string]string `json:"config"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(buf.String()), &line), buf.String())
+	for _, v := range config.Variables {
+		t.Run(v.Name, func(t *testing.T) {
+			want := set[v.Name]
+			if v.Secret {
+				want = "(set)"
+			}
+			assert.Equal(t, want, line.Config[v.Name])
+		})
+	}
+	assert.NotContains(t, buf.String(), logging.Redacted)
 }

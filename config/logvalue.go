@@ -7,9 +7,10 @@ import (
 	"github.com/entra-verifier/entra-verifier/logging"
 )
 
-// LogValue shows the settings as read, each secret replaced by whether it is set and every URL redacted by
-// logging.URL (no user, password or query: REDIS_URL and the webhook URL may carry a secret there), so the
-// effective configuration can be logged without leaking a credential.
+// LogValue shows the settings as read, each secret (Variable.Secret decides) replaced by whether it is set and
+// every URL redacted by logging.URL (no user, password or query: REDIS_URL and the webhook URL may carry a
+// secret there), so the effective configuration can be logged without leaking a credential. The value is
+// logging.Vetted: the log handler shows the other settings as they are, whatever their names contain.
 func (c *Config) LogValue() slog.Value {
 	attrs := make([]slog.Attr, 0, len(Variables))
 	for _, v := range Variables {
@@ -28,5 +29,5 @@ func (c *Config) LogValue() slog.Value {
 		}
 		attrs = append(attrs, slog.String(v.Name, value))
 	}
-	return slog.GroupValue(attrs...)
+	return logging.Vetted(attrs...)
 }

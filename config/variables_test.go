@@ -18,7 +18,7 @@ const (
 	readme      = "../README.md"
 	tableBegin  = "<!-- config-table:begin -->\n"
 	tableEnd    = "<!-- config-table:end -->"
-	tableIntro  = "Every setting is an environment variable (SPEC section 5); `serve` refuses to start with one message naming\nevery missing or invalid one. `--config FILE` reads the same names from `NAME=value` lines (the environment\nwins). A half (presentation, IPA) is on when any of its settings is given, and then needs all of them.\n"
+	tableIntro  = "Every setting is an environment variable, listed below; `serve` refuses to start with one message naming\nevery missing or invalid one. `--config FILE` reads the same names from `NAME=value` lines (the environment\nwins). A half (presentation, IPA) is on when any of its settings is given, and then needs all of them.\n"
 	tableFooter = "Outbound HTTPS trusts the system roots; `SSL_CERT_FILE` (Go's standard variable) adds a private CA.\nSecrets (marked) belong in a secret store (the Kubernetes Secret in `deploy/`), never in a ConfigMap, an image or a\nlog.\n"
 )
 

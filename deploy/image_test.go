@@ -127,6 +127,31 @@ func TestMakefileBuildsWithTheScript(t *testing.T) {
 	assert.Regexp(t, `(?m)^build:.*\n(\t.*\n)*\t.*`+regexp.QuoteMeta(buildScript)+` bin/verifier`, mk)
 }
 
+// TestMakefileTagsEverywhere: the Makefile's TAGS is the tag of the release build, of CI (which runs make) and
+// of gopls (.vscode/settings.json), so an editor, a test run and the image compile the same files.
+func TestMakefileTagsEverywhere(t *testing.T) {
+	read := func(name string) string {
+		raw, err := os.ReadFile(filepath.Join(repoRoot, name))
+		require.NoError(t, err)
+		return string(raw)
+	}
+	m := regexp.MustCompile(`(?m)^TAGS\s*:=\s*(\S+)$`).FindStringSubmatch(read("Makefile"))
+	require.Len(t, m, 2, "the Makefile sets TAGS := …")
+	tags := m[1]
+	assert.Equal(t, "nomsgpack", tags, "jwx_es256k is no longer needed (wellknown/es256k.go)")
+	assert.Contains(t, read(buildScript), "go build -tags "+tags+" ", buildScript)
+	var vscode struct {
+		BuildTags string `json:"go.buildTags"`
+		Gopls     struct {
+			BuildFlags []string `json:"buildFlags"`
+		} `json:"gopls"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(read(".vscode/settings.json")), &vscode))
+	assert.Equal(t, tags, vscode.BuildTags)
+	assert.Equal(t, []string{"-tags=" + tags}, vscode.Gopls.BuildFlags)
+	assert.NotContains(t, read(".ci/run"), "-tags", ".ci/run runs make, which gives the tags")
+}
+
 // TestDockerignoreKeepsTheBuild checks that no file the build reads is left out of the build context.
 func TestDockerignoreKeepsTheBuild(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(repoRoot, ".dockerignore"))
@@ -141,7 +166,7 @@ func TestDockerignoreKeepsTheBuild(t *testing.T) {
 		patterns = append(patterns, strings.TrimSuffix(strings.TrimPrefix(line, "/"), "/"))
 	}
 	needed := []string{"go.mod", "go.sum", buildScript}
-	cmd := exec.Command("go", "list", "-tags", "jwx_es256k,nomsgpack", "-deps", "-json=Dir,GoFiles,EmbedFiles,Module", "./cmd/verifier")
+	cmd := exec.Command("go", "list", "-tags", "nomsgpack", "-deps", "-json=Dir,GoFiles,EmbedFiles,Module", "./cmd/verifier")
 	cmd.Dir = repoRoot
 	out, err := cmd.Output()
 	require.NoError(t, err, "go list")
@@ -199,7 +224,7 @@ func ignores(pattern, file string) bool {
 func TestImageBinary(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "verifier")
 	cmd := exec.Command(filepath.Join(repoRoot, buildScript), bin)
-	cmd.Env = append(os.Environ(), "VERSION=image-check")
+	cmd.Env = append(os.Environ(), "VERSION=image-check", "COMMIT=0123456789ab")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s: %s", buildScript, out)
 
@@ -221,14 +246,14 @@ func TestImageBinary(t *testing.T) {
 		settings[s.Key] = s.Value
 	}
 	assert.Equal(t, "0", settings["CGO_ENABLED"])
-	assert.Equal(t, "jwx_es256k,nomsgpack", settings["-tags"])
+	assert.Equal(t, "nomsgpack", settings["-tags"])
 	assert.Equal(t, "true", settings["-trimpath"])
 	assert.Nil(t, f.Section(".symtab"), "the binary is stripped (-ldflags -s)")
 	assert.Nil(t, f.Section(".debug_info"), "the binary has no DWARF (-ldflags -w)")
 
 	version, err := exec.Command(bin, "version").Output()
 	require.NoError(t, err, "the static binary runs")
-	assert.Equal(t, "verifier image-check\n", string(version))
+	assert.Regexp(t, `^verifier image-check \(commit 0123456789ab, go1\.\d+\.\d+\)\n$`, string(version), "version, commit and Go version set at build time")
 
 	st, err := os.Stat(bin)
 	require.NoError(t, err)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -35,7 +36,7 @@ func binary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "verifier")
-		out, err := exec.Command("go", "build", "-tags", "jwx_es256k,nomsgpack", "-o", binPath, "../cmd/verifier").CombinedOutput()
+		out, err := exec.Command("go", "build", "-tags", "nomsgpack", "-o", binPath, "../cmd/verifier").CombinedOutput()
 		if err != nil {
 			buildErr = err
 			t.Log(string(out))
@@ -186,5 +187,50 @@ func TestBinaryRefusesUnreadableDescriptors(t *testing.T) {
 	assert.Equal(t, 1, exit.ExitCode())
 	for _, want := range []string{"VERIFIER_PUBLIC_URL: missing", "WELLKNOWN_DID_JSON", "WELLKNOWN_DID_CONFIGURATION_JSON"} {
 		assert.Contains(t, string(out), want, "one message names every problem")
+	}
+}
+
+// TestBinaryCommandLine runs the command line's forms through the built binary, with an environment under which a
+// wrongly started server would listen on addr: exit statuses are the process's own.
+func TestBinaryCommandLine(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "cfg.env")
+	require.NoError(t, os.WriteFile(cfg, []byte("VERIFIER_PUBLIC_URL=https://verifier.example.com\n"), 0o600))
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"--config before check runs check", []string{"--config", cfg, "check"}, 1, "configuration          FAIL: nothing to verify with"},
+		{"--config after check runs check", []string{"check", "--config", cfg}, 1, "configuration          FAIL: nothing to verify with"},
+		{"--help", []string{"--help"}, 0, "Commands:"},
+		{"-h", []string{"-h"}, 0, "Commands:"},
+		{"help", []string{"help"}, 0, "Commands:"},
+		{"version", []string{"version"}, 0, "verifier "},
+		{"--version", []string{"--version"}, 0, "verifier "},
+		{"unknown command", []string{"chek"}, 2, "Usage: verifier"},
+		{"unknown flag", []string{"--bogus", "serve"}, 2, "Usage: verifier"},
+		{"check --sandbox", []string{"check", "--sandbox"}, 2, "--sandbox applies to serve only"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := FreeAddr(t)
+			cmd := exec.Command(binary(t), tc.args...)
+			cmd.Env = []string{"VERIFIER_SANDBOX=true", "VERIFIER_LISTEN_ADDR=" + addr}
+			cmd.WaitDelay = time.Second
+			timer := time.AfterFunc(20*time.Second, func() { _ = cmd.Process.Kill() })
+			defer timer.Stop()
+			out, err := cmd.CombinedOutput()
+			code := 0
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				code = exit.ExitCode()
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Equal(t, tc.code, code, string(out))
+			assert.Contains(t, string(out), tc.want)
+			assert.NotContains(t, string(out), "verifier listening", "no server started")
+		})
 	}
 }

@@ -81,8 +81,9 @@ func TestGoLiveCheck(t *testing.T) {
 		{"no valid linkage says why for each entry", func(t *testing.T, s *checkSetup) {
 			writeConfiguration(t, s.env["WELLKNOWN_DID_CONFIGURATION_JSON"], map[string]any{"proof": "x"}, "abc.def")
 		}, 1, []string{
-			"domain linkage         FAIL: linked_dids[0] is not a JWT string (a JSON-LD credential?): not used, only the JWT form is checked (Entra generates it); " +
-				"linked_dids[1]: not a compact JWT (header.payload.signature)",
+			"domain linkage         FAIL: linked_dids[0] is not a JWT string (a JSON-LD credential?): not used, only the JWT form is checked (Entra generates it)",
+			"domain linkage         FAIL: linked_dids[1]: not a compact JWT (header.payload.signature)", // one line per problem
+			"domain linkage         FAIL: did-configuration.json has no valid linked_dids entry for \"did:web:verifier.example.com\"",
 		}, nil},
 		{"a descriptor with a UTF-8 BOM", func(t *testing.T, s *checkSetup) {
 			path := s.env["WELLKNOWN_DID_CONFIGURATION_JSON"]

@@ -118,8 +118,8 @@ func TestCheckCommand(t *testing.T) {
 		{"did-configuration.json missing", func(t *testing.T, s *checkSetup) { delete(s.env, "WELLKNOWN_DID_CONFIGURATION_JSON") }, "domain linkage         FAIL:"},
 		{"unreadable did.json", func(t *testing.T, s *checkSetup) { s.env["WELLKNOWN_DID_JSON"] = filepath.Join(s.dir, "nope.json") }, "descriptors            FAIL: WELLKNOWN_DID_JSON"},
 		{"Microsoft token without roles", func(t *testing.T, s *checkSetup) { s.h.IdP.SetRoles("User.Read") }, "Microsoft Entra token  FAIL: the token has no VerifiableCredential.Create.All"},
-		{"Microsoft secret wrong", func(t *testing.T, s *checkSetup) { s.env["ENTRA_CLIENT_SECRET"] = "wrong" }, "Microsoft Entra token  FAIL:"},
-		{"IDEMIA secret wrong", func(t *testing.T, s *checkSetup) { s.env["IPA_CLIENT_SECRET"] = "wrong" }, "IDEMIA token           FAIL:"},
+		{"Microsoft secret wrong", func(t *testing.T, s *checkSetup) { s.env["ENTRA_CLIENT_SECRET"] = "wrong" }, "Microsoft Entra token  FAIL: Microsoft refused the token request ("},
+		{"IDEMIA secret wrong", func(t *testing.T, s *checkSetup) { s.env["IPA_CLIENT_SECRET"] = "wrong" }, "IDEMIA token           FAIL: IDEMIA refused the token request ("},
 		{"DID hosted by Microsoft needs no descriptors", func(t *testing.T, s *checkSetup) {
 			s.env["ENTRA_VERIFIER_DID"] = "did:web:verifiedid.entra.microsoft.com:tenant:authority"
 			delete(s.env, "WELLKNOWN_DID_JSON")
@@ -142,6 +142,13 @@ func TestCheckCommand(t *testing.T) {
 			}
 			assert.Equal(t, 1, code, out)
 			assert.True(t, hasLinePrefix(out, tc.wantFail), "want a line starting %q in:\n%s", tc.wantFail, out)
+			switch tc.name { // summarised with the fix; Microsoft's raw answer only under -v
+			case "Microsoft secret wrong":
+				assert.Contains(t, out, "HTTP 401, invalid_client AADSTS7000215): ENTRA_CLIENT_SECRET is not the app registration's secret")
+				assert.NotContains(t, out, "Invalid client secret provided")
+			case "IDEMIA secret wrong":
+				assert.Contains(t, out, "HTTP 401, invalid_client): IPA_CLIENT_ID or IPA_CLIENT_SECRET is wrong")
+			}
 		})
 	}
 }

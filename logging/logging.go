@@ -5,6 +5,7 @@ package logging
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"reflect"
@@ -76,11 +77,54 @@ func sensitive(key string) bool {
 	return false
 }
 
+// Vetted is a group whose producer has already hidden its secrets, by its own list rather than by name
+// fragments: config.Config.LogValue, where config.Variables marks the secrets, so VERIFIER_CLAIMS_RETENTION
+// or ENTRA_FACE_CHECK_PHOTO_CLAIM (settings, not claims or photos) are shown. Its attribute names are not
+// matched against the sensitive fragments; its string values still lose URLs' userinfo and query.
+// Any other handler sees a plain group.
+func Vetted(attrs ...slog.Attr) slog.Value { return slog.AnyValue(vetted(attrs)) }
+
+type vetted []slog.Attr
+
+// LogValue is the plain group, for handlers that do not redact.
+func (g vetted) LogValue() slog.Value { return slog.GroupValue(g...) }
+
+// resolve is slog.Value.Resolve, stopping at a vetted group (returned as such, with true).
+func resolve(v slog.Value) (slog.Value, vetted, bool) {
+	for range 100 {
+		if v.Kind() != slog.KindLogValuer {
+			return v, nil, false
+		}
+		if g, ok := v.LogValuer().(vetted); ok {
+			return v, g, true
+		}
+		v = logValue(v.LogValuer())
+	}
+	return v.Resolve(), nil, false
+}
+
+// logValue is lv.LogValue(), a panic turned into an error value as slog.Value.Resolve does.
+func logValue(lv slog.LogValuer) (v slog.Value) {
+	defer func() {
+		if r := recover(); r != nil {
+			v = slog.AnyValue(fmt.Errorf("LogValue panicked: %v", r))
+		}
+	}()
+	return lv.LogValue()
+}
+
 func redact(a slog.Attr) slog.Attr {
 	if sensitive(a.Key) {
 		return slog.String(a.Key, Redacted)
 	}
-	v := a.Value.Resolve()
+	v, group, ok := resolve(a.Value)
+	if ok {
+		clean := make([]any, len(group))
+		for i, g := range group {
+			clean[i] = slog.String(g.Key, URLs(g.Value.String()))
+		}
+		return slog.Group(a.Key, clean...)
+	}
 	switch v.Kind() {
 	case slog.KindGroup:
 		attrs := v.Group()

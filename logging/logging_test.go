@@ -69,3 +69,31 @@ func TestRequestIDOnEveryLine(t *testing.T) {
 		assert.Contains(t, line, `"request_id":"req-123"`)
 	}
 }
+
+// TestVettedGroup: a vetted group (the logged configuration) keeps setting names that look sensitive, still
+// loses URLs' secrets, and reads as a plain group in a handler that does not redact.
+func TestVettedGroup(t *testing.T) {
+	group := logging.Vetted(slog.String("VERIFIER_CLAIMS_RETENTION", "5m"), slog.String("REDIS_URL", "redis://u:pw@redis:6379/0?x=1"))
+	tests := []struct {
+		name    string
+		handler func(*bytes.Buffer) *slog.Logger
+		want    []string
+	}{
+		{"redacting JSON", func(b *bytes.Buffer) *slog.Logger { return logging.New(b, slog.LevelInfo) },
+			[]string{`"config":{"VERIFIER_CLAIMS_RETENTION":"5m","REDIS_URL":"redis://redis:6379/0?…"}`}},
+		{"plain text", func(b *bytes.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) },
+			[]string{"config.VERIFIER_CLAIMS_RETENTION=5m"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			tc.handler(&buf).Info("x", "config", group)
+			for _, w := range tc.want {
+				assert.Contains(t, buf.String(), w)
+			}
+		})
+	}
+	var buf bytes.Buffer
+	logging.New(&buf, slog.LevelInfo).Info("x", "claims", group)
+	assert.Contains(t, buf.String(), `"claims":"[REDACTED]"`, "a vetted value under a sensitive name is still hidden")
+}

@@ -96,11 +96,7 @@ func parseAssertionKey(kid string, raw json.RawMessage) (assertionKey, error) {
 	}
 	key, err := jwk.ParseKey(raw)
 	if err != nil {
-		hint := "publish did.json exactly as Entra generated it"
-		if strings.Contains(string(raw), "secp256k1") {
-			hint = "build entra-verifier with -tags jwx_es256k"
-		}
-		return assertionKey{}, fmt.Errorf("publicKeyJwk of %q is not a usable JWK: %w: %s", kid, err, hint)
+		return assertionKey{}, fmt.Errorf("publicKeyJwk of %q is not a usable JWK: %w: publish did.json exactly as Entra generated it", kid, err)
 	}
 	if private, err := jwk.IsPrivateKey(key); err == nil && private {
 		return assertionKey{}, fmt.Errorf("publicKeyJwk of %q holds private key material: remove it from did.json now and rotate the key", kid)

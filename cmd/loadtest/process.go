@@ -30,7 +30,7 @@ func buildVerifier(ctx context.Context) (bin, dir string, err error) {
 		return "", "", err
 	}
 	bin = filepath.Join(dir, "verifier")
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "jwx_es256k,nomsgpack", "-o", bin, "./cmd/verifier")
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "nomsgpack", "-o", bin, "./cmd/verifier")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		_ = os.RemoveAll(dir)

@@ -60,6 +60,10 @@ func TestServeMetricsAddrAndRedactedWebhookURL(t *testing.T) {
 	require.NoError(t, <-done)
 	out := logs.String()
 	assert.Contains(t, out, "https://hook.example/x?…", "the configuration logged at start names the webhook, redacted")
+	for _, shown := range []string{`"VERIFIER_SANDBOX":"true"`, `"VERIFIER_CLAIMS_RETENTION":"5m"`, `"ENTRA_FACE_CHECK_PHOTO_CLAIM":"portrait"`,
+		`"VERIFIER_RESULT_CLAIMS":"firstName,lastName,dateOfBirth"`, `"VERIFIER_RESULT_WEBHOOK_SECRET":"(set)"`} {
+		assert.Contains(t, out, shown, "--sandbox is logged as the sandbox setting; only secrets are hidden")
+	}
 	assertNoWebhookSecret(t, out)
 }
 

@@ -16,16 +16,18 @@ import (
 	"github.com/entra-verifier/entra-verifier/wellknown"
 )
 
-// checkResult is one line of `verifier check`.
+// checkResult is one check of `verifier check`: one ok line, or one FAIL line per problem.
 type checkResult struct {
 	name     string
-	ok       string // what passed, when err is nil
-	err      error
+	ok       string   // what passed, when err is nil
+	err      error    // each error errors.Join joined is a line of its own
+	raw      error    // the upstream error in full, printed under -v only
 	warnings []string // what the check did not use, printed on warn: lines; they fail nothing
 }
 
-// check runs every pre-flight check and prints one line per check; it returns the exit status.
-func check(ctx context.Context, getenv config.Getenv, out io.Writer) int {
+// check runs every pre-flight check and prints one line per check, or per problem; with verbose, an upstream
+// failure's raw error follows its summary. It returns the exit status.
+func check(ctx context.Context, getenv config.Getenv, out io.Writer, verbose bool) int {
 	cfg := config.Load(getenv)
 	descriptors, loadErr := wellknown.Load(cfg.WellKnown.DIDJSON, cfg.WellKnown.DIDConfigurationJSON)
 	results := []checkResult{{name: "configuration", ok: "complete and valid", err: cfg.Validate()}}
@@ -48,19 +50,54 @@ func check(ctx context.Context, getenv config.Getenv, out io.Writer) int {
 			results = append(results, ipaTokenCheck(ctx, cfg, hc))
 		}
 	}
-	status := 0
+	problems := 0
 	for _, r := range results {
 		for _, w := range r.warnings {
-			fmt.Fprintf(out, "%-22s warn: %s\n", r.name, strings.ReplaceAll(w, "\n", "; "))
+			printf(out, "%-22s warn: %s\n", r.name, oneLine(w))
 		}
 		if r.err == nil {
-			fmt.Fprintf(out, "%-22s ok: %s\n", r.name, r.ok)
+			printf(out, "%-22s ok: %s\n", r.name, r.ok)
 			continue
 		}
-		status = 1
-		fmt.Fprintf(out, "%-22s FAIL: %s\n", r.name, strings.ReplaceAll(logging.URLs(r.err.Error()), "\n", "; "))
+		for _, e := range splitJoined(r.err) {
+			problems++
+			printf(out, "%-22s FAIL: %s\n", r.name, oneLine(logging.URLs(e.Error())))
+		}
+		if verbose && r.raw != nil {
+			for _, l := range strings.Split(strings.TrimSpace(logging.URLs(r.raw.Error())), "\n") {
+				printf(out, "%-22s   | %s\n", "", l)
+			}
+		}
 	}
-	return status
+	if problems == 0 {
+		return 0
+	}
+	printf(out, "\n%d problem(s): fix each as its line says, then run `verifier check` again.\n", problems)
+	if results[0].err != nil {
+		printf(out, "Every setting is listed in README.md, \"Configuration\"; no accounts yet? `verifier serve --sandbox` runs the journey locally.\n")
+	} else if !verbose && hasRaw(results) {
+		printf(out, "`verifier check -v` prints Microsoft's and IDEMIA's answers in full.\n")
+	}
+	return 1
+}
+
+// splitJoined returns the errors errors.Join joined, or err alone.
+func splitJoined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
+
+func hasRaw(results []checkResult) bool {
+	for _, r := range results {
+		if r.err != nil && r.raw != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // descriptorChecks checks did.json's id against our host and DID, then the domain linkage.
@@ -132,7 +169,7 @@ func entraTokenCheck(ctx context.Context, cfg *config.Config, hc *http.Client) c
 	}
 	token, err := tokens.Token(ctx)
 	if err != nil {
-		r.err = err
+		r.err, r.raw = describeMicrosoft(err), err
 		return r
 	}
 	roles, err := verifier.CheckRoles(token)
@@ -144,9 +181,12 @@ func entraTokenCheck(ctx context.Context, cfg *config.Config, hc *http.Client) c
 func ipaTokenCheck(ctx context.Context, cfg *config.Config, hc *http.Client) checkResult {
 	r := checkResult{name: "IDEMIA token", ok: "acquired"}
 	client, err := ipa.NewClient(cfg.IPA, hc)
-	if err == nil {
-		err = client.CheckToken(ctx)
+	if err != nil {
+		r.err = err
+		return r
 	}
-	r.err = err
+	if err := client.CheckToken(ctx); err != nil {
+		r.err, r.raw = describeIDEMIA(err), err
+	}
 	return r
 }

@@ -1,83 +1,65 @@
 // Command verifier runs entra-verifier: `verifier serve` (the default), `verifier check` (pre-flight checks),
-// `verifier version`.
+// `verifier version` and `verifier help`. Flags may come before or after the command.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/entra-verifier/entra-verifier/config"
 	"github.com/entra-verifier/entra-verifier/logging"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 func main() {
 	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
-// run dispatches a command line and returns the process's exit status.
+// run dispatches a command line and returns the process's exit status: 0 success, 1 a failed command
+// (invalid configuration, a failed check), 2 a command line that is not understood (nothing is started).
 func run(args []string, getenv config.Getenv, stdout, stderr io.Writer) int {
-	cmd := "serve"
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
-	}
-	fs := flag.NewFlagSet("verifier "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configFile := fs.String("config", "", "file of NAME=value settings (the environment wins)")
-	sandboxMode := fs.Bool("sandbox", false, "run the whole journey locally against simulators of Microsoft and IDEMIA (no accounts)")
-	if err := fs.Parse(args); err != nil {
+	cl, err := parseCommandLine(args)
+	switch {
+	case errors.Is(err, errHelp):
+		printUsage(stdout)
+		return 0
+	case err != nil:
+		printf(stderr, "verifier: %s\n\n", err)
+		printUsage(stderr)
 		return 2
 	}
-	if *configFile != "" {
-		var err error
-		if getenv, err = config.WithFile(getenv, *configFile); err != nil {
-			fmt.Fprintln(stderr, logging.URLs(err.Error()))
+	if cl.configFile != "" {
+		if getenv, err = config.WithFile(getenv, cl.configFile); err != nil {
+			printf(stderr, "verifier: %s\n", logging.URLs(err.Error()))
 			return 1
 		}
 	}
-	switch cmd {
+	switch cl.command {
+	case "help":
+		printUsage(stdout)
+		return 0
 	case "version":
-		fmt.Fprintln(stdout, "verifier", buildVersion())
+		printf(stdout, "%s\n", versionLine())
 		return 0
 	case "check":
-		return check(context.Background(), getenv, stdout)
-	case "serve":
-		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-		defer stop()
-		if err := serve(ctx, getenv, *sandboxMode, stderr); err != nil {
-			var cfgErr configError
-			if errors.As(err, &cfgErr) { // printed without the logger: URLs are redacted here (logging.URLs)
-				fmt.Fprintf(stderr, "verifier: invalid configuration:\n%s\n", logging.URLs(cfgErr.Error()))
-			} else {
-				fmt.Fprintf(stderr, "verifier: %s\n", logging.URLs(err.Error()))
-			}
-			return 1
-		}
-		return 0
-	default:
-		fmt.Fprintf(stderr, "verifier: unknown command %q (want serve, check or version)\n", cmd)
-		return 2
+		return check(context.Background(), getenv, stdout, cl.verbose)
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, getenv, cl.sandbox, stderr); err != nil {
+		var cfgErr configError
+		if errors.As(err, &cfgErr) { // printed without the logger: URLs are redacted here (logging.URLs)
+			printf(stderr, "verifier: invalid configuration:\n%s\n", logging.URLs(cfgErr.Error()))
+		} else {
+			printf(stderr, "verifier: %s\n", logging.URLs(err.Error()))
+		}
+		return 1
+	}
+	return 0
 }
 
 // configError marks an invalid configuration (printed as a list).
 type configError struct{ error }
-
-func buildVersion() string {
-	if version != "dev" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return version
-}

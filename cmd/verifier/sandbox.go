@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/entra-verifier/entra-verifier/config"
@@ -53,7 +54,8 @@ func startSandbox(env config.Getenv) (*sandbox.Sandbox, config.Getenv, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("start sandbox: %w", err)
 	}
-	settings := sb.Settings()
+	settings := maps.Clone(sb.Settings())
+	settings["VERIFIER_SANDBOX"] = "true" // --sandbox and the variable are one setting, logged as such
 	return sb, func(name string) string {
 		if v, ok := settings[name]; ok {
 			return v

@@ -61,7 +61,7 @@ func serve(ctx context.Context, getenv config.Getenv, sandboxMode bool, logOut i
 		fmt.Fprintf(logOut, "\nentra-verifier SANDBOX: open %s/ (simulated Microsoft and IDEMIA, made-up people, no accounts)\n\n", cfg.PublicURL)
 	}
 	slog.Info("verifier listening", "addr", ln.Addr().String(), "presentation", cfg.Entra.Enabled(), "ipa", cfg.IPA.Enabled(),
-		"version", buildVersion(), "config", cfg)
+		"version", version, "commit", buildCommit(), "config", cfg)
 
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
