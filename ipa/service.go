@@ -25,7 +25,7 @@ const (
 
 // Store is the part of store.Store the IPA half uses.
 type Store interface {
-	CreateIPASession(ctx context.Context, s *store.IPASession) error
+	CreateIPASession(ctx context.Context, s *store.IPASession, outbox ...*store.Delivery) error
 	IPASession(ctx context.Context, id string) (*store.IPASession, error)
 	IPASessionByToken(ctx context.Context, tokenHash string) (*store.IPASession, error)
 	UpdateIPASession(ctx context.Context, id string, fn store.IPAUpdater) (*store.IPASession, error)

@@ -28,7 +28,7 @@ const MaxLifetime = 30 * time.Minute
 
 // Store is the part of store.Store the presentation half uses.
 type Store interface {
-	CreatePresentation(ctx context.Context, p *store.Presentation) error
+	CreatePresentation(ctx context.Context, p *store.Presentation, outbox ...*store.Delivery) error
 	Presentation(ctx context.Context, id string) (*store.Presentation, error)
 	PresentationByState(ctx context.Context, state string) (*store.Presentation, error)
 	UpdatePresentation(ctx context.Context, id string, fn store.PresentationUpdater) (*store.Presentation, error)
