@@ -95,8 +95,8 @@ func (a *App) wire(cfg *config.Config, descriptors *wellknown.Descriptors, outbo
 		if err != nil {
 			return err
 		}
-		o := ipa.Options{Config: cfg, IDEMIA: client, Store: a.Store}
-		if events != nil && cfg.Result.WebhookIPA {
+		o := ipa.Options{Config: cfg, IDEMIA: client, Store: a.Store, AllSessionEvents: cfg.Result.WebhookIPA}
+		if events != nil { // a journey's sessions always have events
 			o.Events = events
 		}
 		a.IPA = ipa.NewService(o)
