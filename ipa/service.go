@@ -283,7 +283,12 @@ func (s *Service) recordIdentity(ctx context.Context, id string, sum *store.Iden
 }
 
 // endEvent is the result event of sess, as the outbox of the update that ends it; none without Events.
+// For the final step of a journey that completes, it also marks the journey completed, with journey.completed.
 func (s *Service) endEvent(ctx context.Context, sess *store.IPASession) []*store.Delivery {
+	completes := sess.Status == store.IPACompleted && sess.Journey.CanComplete(s.now())
+	if completes {
+		sess.Journey.CompletedAt = s.now().UTC()
+	}
 	if !s.sends(sess) {
 		return nil
 	}
@@ -294,8 +299,7 @@ func (s *Service) endEvent(ctx context.Context, sess *store.IPASession) []*store
 	} else {
 		outbox = append(outbox, d)
 	}
-	if now := s.now().UTC(); sess.Status == store.IPACompleted && sess.Journey.CanComplete(now) {
-		sess.Journey.CompletedAt = now
+	if completes {
 		if d, err := s.events.JourneyCompleted(sess, nil); err != nil {
 			slog.ErrorContext(ctx, "journey event not queued", "sessionId", sess.ID, "err", err)
 		} else {

@@ -266,8 +266,10 @@ func (s *Service) HandleCallback(ctx context.Context, apiKey string, body []byte
 			} else {
 				outbox = []*store.Delivery{d}
 			}
-			if p.Status == store.PresentationVerified && p.Journey.CanComplete(now) {
-				p.Journey.CompletedAt = now
+		}
+		if p.Status == store.PresentationVerified && p.Journey.CanComplete(now) { // completes its journey
+			p.Journey.CompletedAt = now
+			if s.events != nil {
 				if d, err := s.events.JourneyCompleted(nil, p); err != nil {
 					slog.ErrorContext(ctx, "journey event not queued", "requestId", p.ID, "err", err)
 				} else {
