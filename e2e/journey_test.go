@@ -52,7 +52,7 @@ func newJourney(t *testing.T, h *e2e.Harness, body map[string]any) createdJourne
 	var c createdJourney
 	status, b, _ := backend(t, h, backendKey, http.MethodPost, "/api/backend/journeys", body, &c)
 	require.Equal(t, http.StatusCreated, status, string(b))
-	require.True(t, strings.HasPrefix(c.LaunchURL, h.URL+"/start/"), c.LaunchURL)
+	require.True(t, strings.HasPrefix(c.LaunchURL, h.Cfg.URL("/start/")), c.LaunchURL)
 	return c
 }
 
@@ -69,7 +69,7 @@ func open(t *testing.T, h *e2e.Harness, c *http.Client, launchURL string) (int, 
 	t.Helper()
 	nc := *c
 	nc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	status, _, hdr := h.Do(&nc, http.MethodGet, strings.TrimPrefix(launchURL, h.URL), nil, nil)
+	status, _, hdr := h.Do(&nc, http.MethodGet, strings.TrimPrefix(launchURL, h.Cfg.URL("")), nil, nil)
 	return status, hdr
 }
 
@@ -141,7 +141,7 @@ func TestJourneyEndToEnd(t *testing.T) {
 	// Identity and proof, read when asked, byte for byte.
 	assert.Equal(t, identityReads+1, h.GIPS.IdentityRequests(), "one read of the identity at completion")
 	before := h.GIPS.IdentityRequests()
-	code, payload, hdr := backend(t, h, backendKey, http.MethodGet, "/api/backend/journeys/"+c.JourneyID+"/identity", nil, nil)
+	code, payload, _ := backend(t, h, backendKey, http.MethodGet, "/api/backend/journeys/"+c.JourneyID+"/identity", nil, nil)
 	require.Equal(t, http.StatusOK, code, string(payload))
 	assert.Equal(t, before+1, h.GIPS.IdentityRequests(), "exactly one IDEMIA fetch per call")
 	identityID := st["ipa"].(map[string]any)["identityId"].(string)
