@@ -16,6 +16,7 @@ import (
 
 	"github.com/entra-verifier/entra-verifier/config"
 	"github.com/entra-verifier/entra-verifier/ipa"
+	"github.com/entra-verifier/entra-verifier/journey"
 	"github.com/entra-verifier/entra-verifier/result"
 	"github.com/entra-verifier/entra-verifier/sandbox"
 	"github.com/entra-verifier/entra-verifier/store"
@@ -31,6 +32,7 @@ type App struct {
 	Store         store.Store
 	IPA           *ipa.Service
 	Presentations *verifier.Service
+	Journeys      *journey.Service
 	Webhook       *result.Webhook
 	Server        *web.Server
 	stop          context.CancelFunc // ends the background workers
@@ -90,20 +92,52 @@ func (a *App) wire(cfg *config.Config, descriptors *wellknown.Descriptors, outbo
 		a.Presentations = verifier.NewService(o)
 		opts.Presentations = a.Presentations
 	}
+	var idemia *ipa.Client
 	if cfg.IPA.Enabled() {
 		client, err := ipa.NewClient(cfg.IPA, outbound)
 		if err != nil {
 			return err
 		}
-		o := ipa.Options{Config: cfg, IDEMIA: client, Store: a.Store}
-		if events != nil && cfg.Result.WebhookIPA {
+		o := ipa.Options{Config: cfg, IDEMIA: client, Store: a.Store, AllSessionEvents: cfg.Result.WebhookIPA}
+		if events != nil { // a journey's sessions always have events
 			o.Events = events
 		}
 		a.IPA = ipa.NewService(o)
 		opts.Sessions, opts.IdentityRetrieval = a.IPA, client.RetrievalEnabled()
+		idemia = client
+	}
+	if len(cfg.APIKeys) > 0 {
+		o := journey.Options{Config: cfg, Store: a.Store, Claims: result.ParseClaims(cfg.Result.Claims)}
+		if a.Presentations != nil {
+			o.Presentations = a.Presentations
+		}
+		if a.IPA != nil {
+			o.Sessions, o.IDEMIA = a.IPA, idemia
+		}
+		if events != nil {
+			o.Events = events
+		}
+		a.Journeys = journey.NewService(o)
+		opts.Journeys = a.Journeys
+	}
+	if a.Webhook != nil {
+		a.Webhook.Timers = a.fire
 	}
 	a.Server, err = web.New(opts)
 	return err
+}
+
+// fire applies a due timer: the expiry events of requests, sessions and journeys.
+func (a *App) fire(ctx context.Context, t *store.Timer) error {
+	switch {
+	case t.Kind == store.TimerPresentation && a.Presentations != nil:
+		return a.Presentations.Expire(ctx, t.ID)
+	case t.Kind == store.TimerIPA && a.IPA != nil:
+		return a.IPA.Expire(ctx, t.ID)
+	case t.Kind == store.TimerJourney && a.Journeys != nil:
+		return a.Journeys.Expire(ctx, t.ID)
+	}
+	return nil
 }
 
 // Close stops the background workers and releases the application's resources.

@@ -47,6 +47,10 @@ type Config struct {
 	StreamsPerBrowser int
 	// MetricsAddr, when set, is the only listener serving /metrics.
 	MetricsAddr string
+	// APIKeys are VERIFIER_API_KEYS: without any, the backend routes answer 404.
+	APIKeys []APIKey
+	// LaunchLinkTTL is how long a journey's launch link waits to be opened.
+	LaunchLinkTTL time.Duration
 
 	Entra     Entra
 	IPA       IPA

@@ -69,6 +69,8 @@ func Load(getenv Getenv) *Config {
 		ClaimsRetention:   l.duration("VERIFIER_CLAIMS_RETENTION"),
 		StreamsPerBrowser: l.integer("VERIFIER_STREAMS_PER_BROWSER"),
 		MetricsAddr:       l.str("VERIFIER_METRICS_ADDR"),
+		APIKeys:           l.apiKeys("VERIFIER_API_KEYS"),
+		LaunchLinkTTL:     l.launchTTL("VERIFIER_LAUNCH_LINK_TTL"),
 		Entra: Entra{
 			TenantID:             l.str("ENTRA_TENANT_ID"),
 			ClientID:             l.str("ENTRA_CLIENT_ID"),

@@ -36,6 +36,8 @@ var Variables = []Variable{
 	{Name: "VERIFIER_RESULT_WEBHOOK_IPA", Default: "false", Description: "also send a result event when an IPA session ends"},
 	{Name: "VERIFIER_RESULT_CLAIMS", Default: "firstName,lastName,dateOfBirth", Description: "comma list of the claims handed to the relying party (webhook and result token); the portrait only if listed"},
 	{Name: "VERIFIER_RETURN_URL_ALLOWLIST", Description: "comma list of return URL prefixes (exact origin and path prefix) a journey started with `/?return_to=` may end at"},
+	{Name: "VERIFIER_API_KEYS", Secret: true, Description: "backend API keys: comma list of `NAME:KEY`, NAME `[a-z0-9-]{1,32}` (logged), KEY at least 32 characters (never logged); several at once for rotation; without it every `/api/backend/` route answers 404"},
+	{Name: "VERIFIER_LAUNCH_LINK_TTL", Default: "30m", Description: "how long a backend journey's launch link may wait to be opened, `1s` to `168h`; once opened the journey lasts 60 minutes"},
 	{Name: "VERIFIER_RESULT_SIGNING_KEY", DefaultNote: "generated at start (memory store only)", Secret: true, Description: "P-256 private key (PEM, or the path of a PEM file) signing the result token; its public key is served at `/.well-known/jwks.json`"},
 	{Name: "ENTRA_TENANT_ID", Description: "presentation half: Entra tenant (directory) ID of the app registration"},
 	{Name: "ENTRA_CLIENT_ID", Description: "presentation half: application (client) ID of the app registration"},

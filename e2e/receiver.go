@@ -77,3 +77,9 @@ func NewReceiver(t *testing.T, failures int) (*Receiver, map[string]string) {
 		"VERIFIER_RESULT_WEBHOOK_SECRET": "whsec_" + base64.StdEncoding.EncodeToString(key),
 	}
 }
+
+// Accepted returns the events accepted so far, in arrival order.
+func (r *Receiver) Accepted() []map[string]any {
+	_, accepted := r.snapshot()
+	return accepted
+}

@@ -171,3 +171,17 @@ func cleanPath(u *url.URL) bool {
 	return !strings.Contains(u.Path, `\`) && !strings.Contains(raw, "%2f") && !strings.Contains(raw, "%5c") &&
 		!strings.Contains(raw, "%2e")
 }
+
+// IdentityPayload fetches the identity identityID from the ID&V platform and returns its payload byte for
+// byte, for the relying party's backend; the caller neither keeps nor logs it. Failed calls wrap ErrUpstream.
+func (c *Client) IdentityPayload(ctx context.Context, identityID string) ([]byte, error) {
+	if !c.RetrievalEnabled() {
+		return nil, ErrDisabled
+	}
+	if !identityIDPattern.MatchString(identityID) {
+		return nil, errIdentityID
+	}
+	u := &url.URL{Scheme: "https", Host: c.idvHost, Path: "/gips/v1/identities/" + identityID,
+		RawPath: "/gips/v1/identities/" + url.PathEscape(identityID)}
+	return c.get(ctx, "identity", u, maxIdentityBytes)
+}

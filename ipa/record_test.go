@@ -37,7 +37,11 @@ func (f *flakyStore) UpdateIPASession(ctx context.Context, id string, fn store.I
 // eventsFunc is an Events made of a function.
 type eventsFunc func(s *store.IPASession) (*store.Delivery, error)
 
-func (f eventsFunc) SessionEnded(s *store.IPASession) (*store.Delivery, error) { return f(s) }
+func (f eventsFunc) SessionEnded(s *store.IPASession) (*store.Delivery, error)   { return f(s) }
+func (f eventsFunc) SessionExpired(s *store.IPASession) (*store.Delivery, error) { return f(s) }
+func (f eventsFunc) JourneyCompleted(s *store.IPASession, _ *store.Presentation) (*store.Delivery, error) {
+	return f(s)
+}
 
 // TestRecordIdentityOutlastsAStoreError: the identity summary, read once from IDEMIA, is recorded with its
 // result event after a store error instead of being dropped; the event goes only with the successful update.
@@ -58,7 +62,7 @@ func TestRecordIdentityOutlastsAStoreError(t *testing.T) {
 			sess := &store.IPASession{ID: "s1", TokenHash: "h1", Status: store.IPACompleted, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
 			require.NoError(t, mem.CreateIPASession(t.Context(), sess))
 			var events []*store.Delivery
-			svc := NewService(Options{Store: st, Events: eventsFunc(func(s *store.IPASession) (*store.Delivery, error) {
+			svc := NewService(Options{Store: st, AllSessionEvents: true, Events: eventsFunc(func(s *store.IPASession) (*store.Delivery, error) {
 				d := &store.Delivery{ID: fmt.Sprintf("msg_%d", len(events)), Body: []byte(s.ID), NextAttempt: now, CreatedAt: now}
 				events = append(events, d)
 				return d, nil

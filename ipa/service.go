@@ -25,7 +25,7 @@ const (
 
 // Store is the part of store.Store the IPA half uses.
 type Store interface {
-	CreateIPASession(ctx context.Context, s *store.IPASession) error
+	CreateIPASession(ctx context.Context, s *store.IPASession, outbox ...*store.Delivery) error
 	IPASession(ctx context.Context, id string) (*store.IPASession, error)
 	IPASessionByToken(ctx context.Context, tokenHash string) (*store.IPASession, error)
 	UpdateIPASession(ctx context.Context, id string, fn store.IPAUpdater) (*store.IPASession, error)
@@ -44,6 +44,10 @@ type IDEMIA interface {
 // session with identity retrieval on, the recording of the identity summary.
 type Events interface {
 	SessionEnded(s *store.IPASession) (*store.Delivery, error)
+	// SessionExpired is the ipa.expired event of a session that expired unfinished.
+	SessionExpired(s *store.IPASession) (*store.Delivery, error)
+	// JourneyCompleted is journey.completed for the IPA-only journey whose session s just completed it.
+	JourneyCompleted(s *store.IPASession, p *store.Presentation) (*store.Delivery, error)
 }
 
 // Options are a Service's settings and dependencies.
@@ -51,8 +55,10 @@ type Options struct {
 	Config *config.Config
 	IDEMIA IDEMIA
 	Store  Store
-	// Events, when set, gives the result event of each session that ends.
-	Events Events
+	// Events, when set, gives the result events of a backend journey's sessions, and of every session with
+	// AllSessionEvents (VERIFIER_RESULT_WEBHOOK_IPA).
+	Events           Events
+	AllSessionEvents bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -63,6 +69,7 @@ type Service struct {
 	idemia IDEMIA
 	store  Store
 	events Events
+	all    bool // events for browser-started sessions too
 	now    func() time.Time
 
 	ctx    context.Context // background retrievals; cancelled by Close
@@ -74,7 +81,7 @@ type Service struct {
 // NewService returns a Service for o; Close ends its background work.
 func NewService(o Options) *Service {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Service{cfg: o.Config, idemia: o.IDEMIA, store: o.Store, events: o.Events, now: o.Now, ctx: ctx, cancel: cancel}
+	s := &Service{cfg: o.Config, idemia: o.IDEMIA, store: o.Store, events: o.Events, all: o.AllSessionEvents, now: o.Now, ctx: ctx, cancel: cancel}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -91,10 +98,32 @@ func (s *Service) Close() {
 
 // Create launches an IPA session at IDEMIA and stores it, bound to ownerHash.
 func (s *Service) Create(ctx context.Context, ownerHash string) (*store.IPASession, error) {
+	return s.create(ctx, ownerHash, JourneyStep{})
+}
+
+// JourneyStep is what an IPA session created as a backend journey's step carries.
+type JourneyStep struct {
+	Ref *store.JourneyRef
+	// Bind points the journey at the new session's id; it runs after IDEMIA answered and before the session
+	// is stored, so that no stored session of the journey was never its newest.
+	Bind func(ctx context.Context, id string) error
+}
+
+// CreateForJourney is Create for a step of a backend journey.
+func (s *Service) CreateForJourney(ctx context.Context, ownerHash string, step JourneyStep) (*store.IPASession, error) {
+	return s.create(ctx, ownerHash, step)
+}
+
+func (s *Service) create(ctx context.Context, ownerHash string, step JourneyStep) (*store.IPASession, error) {
 	token, hash := NewCallbackToken()
 	id, err := s.idemia.CreateSession(ctx, s.cfg.URL(routes.IPACallbackPath(token)), s.cfg.URL(routes.IPADone))
 	if err != nil {
 		return nil, fmt.Errorf("create IPA session: %w", err)
+	}
+	if step.Bind != nil {
+		if err := step.Bind(ctx, id); err != nil {
+			return nil, fmt.Errorf("bind IPA session to its journey: %w", err)
+		}
 	}
 	start, err := StartURL(s.cfg.IPA.StartURL, id)
 	if err != nil {
@@ -103,9 +132,13 @@ func (s *Service) Create(ctx context.Context, ownerHash string) (*store.IPASessi
 	now := s.now().UTC()
 	sess := &store.IPASession{
 		ID: id, TokenHash: hash, OwnerHash: ownerHash, StartURL: start, Status: store.IPAPending,
-		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(SessionLifetime),
+		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(SessionLifetime), Journey: step.Ref.Clone(),
 	}
-	if err := s.store.CreateIPASession(ctx, sess); err != nil {
+	var outbox []*store.Delivery
+	if s.sends(sess) { // ipa.expired, should it expire unfinished
+		outbox = append(outbox, store.NewTimer(store.TimerIPA, id, sess.ExpiresAt))
+	}
+	if err := s.store.CreateIPASession(ctx, sess, outbox...); err != nil {
 		return nil, fmt.Errorf("store IPA session: %w", err)
 	}
 	slog.InfoContext(ctx, "IPA session created", "sessionId", id)
@@ -288,16 +321,68 @@ func (s *Service) recordIdentity(ctx context.Context, id string, sum *store.Iden
 	}
 }
 
-// endEvent is the result event of sess, as the outbox of the update that ends it; none without Events.
+// endEvent is the result event of sess, as the outbox of the update that ends it; none when sess has no
+// events. For the final step of a journey that completes, it also marks the journey completed, with
+// journey.completed. An event that cannot be built is left out and its error returned, to be logged once
+// the update is done (the session goes on without it).
 func (s *Service) endEvent(sess *store.IPASession) ([]*store.Delivery, error) {
-	if s.events == nil {
+	completes := sess.Status == store.IPACompleted && sess.Journey.CanComplete(s.now())
+	if completes {
+		sess.Journey.CompletedAt = s.now().UTC()
+	}
+	if !s.sends(sess) {
 		return nil, nil
 	}
+	var outbox []*store.Delivery
 	d, err := s.events.SessionEnded(sess)
-	if err != nil || d == nil {
-		return nil, err
+	if err == nil && d != nil {
+		outbox = append(outbox, d)
 	}
-	return []*store.Delivery{d}, nil
+	if completes {
+		j, jerr := s.events.JourneyCompleted(sess, nil)
+		if jerr == nil && j != nil {
+			outbox = append(outbox, j)
+		}
+		err = errors.Join(err, jerr)
+	}
+	return outbox, err
+}
+
+// sends reports whether sess has result events: a journey's session always, another with AllSessionEvents.
+func (s *Service) sends(sess *store.IPASession) bool {
+	return s.events != nil && (sess.Journey != nil || s.all)
+}
+
+// ErrNotDue is returned by an expiry timer applied before its session's expiry (another replica's clock):
+// the timer is tried again later.
+var ErrNotDue = errors.New("not due yet")
+
+// Expire is the expiry timer of session id: a session that expired unfinished gets its ipa.expired event,
+// once (the update marks it). A session that ended, or is gone, needs nothing.
+func (s *Service) Expire(ctx context.Context, id string) error {
+	var outbox []*store.Delivery
+	_, err := s.store.UpdateIPASession(ctx, id, func(sess *store.IPASession) ([]*store.Delivery, error) {
+		switch {
+		case !s.sends(sess) || sess.Status.Final() || sess.ExpiryNotified:
+			return nil, store.ErrUnchanged
+		case s.now().Before(sess.ExpiresAt):
+			return nil, ErrNotDue
+		}
+		d, err := s.events.SessionExpired(sess)
+		if err != nil {
+			return nil, err
+		}
+		sess.ExpiryNotified, outbox = true, []*store.Delivery{d}
+		return outbox, nil
+	})
+	switch {
+	case err == nil:
+		slog.InfoContext(ctx, "IPA session expired unfinished", "sessionId", id, "webhook_id", store.DeliveryIDs(outbox))
+		return nil
+	case errors.Is(err, store.ErrUnchanged), errors.Is(err, store.ErrNotFound):
+		return nil
+	}
+	return fmt.Errorf("expire IPA session: %w", err)
 }
 
 // View is a session as the page reads it: expired once past ExpiresAt while still pending.

@@ -19,8 +19,11 @@ type Event struct {
 
 // Data describes the finished request or session.
 type Data struct {
-	RequestID string         `json:"requestId,omitempty"`
-	SessionID string         `json:"sessionId,omitempty"`
+	RequestID string `json:"requestId,omitempty"`
+	SessionID string `json:"sessionId,omitempty"`
+	// JourneyID and Reference name the backend journey the request or session is a step of.
+	JourneyID string         `json:"journeyId,omitempty"`
+	Reference string         `json:"reference,omitempty"`
 	Status    string         `json:"status"`
 	Reason    string         `json:"reason,omitempty"`
 	Detail    string         `json:"detail,omitempty"`
@@ -68,6 +71,9 @@ func PresentationEvent(p *store.Presentation, allowed Claims, now time.Time) Eve
 		RequestID: p.ID, Status: string(p.Status), Reason: p.Reason, Detail: p.Detail, Issuer: p.Issuer,
 		Claims: allowed.Filter(p.Claims), CreatedAt: rfc3339(p.CreatedAt), UpdatedAt: rfc3339(p.UpdatedAt),
 	}}
+	if p.Journey != nil {
+		ev.Data.JourneyID, ev.Data.Reference = p.Journey.ID, p.Journey.Reference
+	}
 	if ev.Data.Claims != nil {
 		ev.ClaimsUntil = p.ClaimsEnd()
 	}
@@ -79,6 +85,9 @@ func SessionEvent(s *store.IPASession, now time.Time) Event {
 	d := Data{SessionID: s.ID, Status: string(s.Status), IdentityID: s.IdentityID, CreatedAt: rfc3339(s.CreatedAt), UpdatedAt: rfc3339(s.UpdatedAt)}
 	if s.Identity != nil {
 		d.LevelOfAssurance = s.Identity.LevelOfAssurance
+	}
+	if s.Journey != nil {
+		d.JourneyID, d.Reference = s.Journey.ID, s.Journey.Reference
 	}
 	return Event{Type: "ipa." + string(s.Status), Timestamp: rfc3339(now), Data: d}
 }

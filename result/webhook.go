@@ -43,6 +43,9 @@ type Webhook struct {
 	// (default 500 ms); Lease is how long a claimed delivery is reserved (default 30 s).
 	MaxAttempts int
 	Poll, Lease time.Duration
+	// Timers applies a due timer (store.Timer: the expiry events); an error retries it later. Nil drops
+	// timers.
+	Timers func(ctx context.Context, t *store.Timer) error
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -111,6 +114,9 @@ func (w *Webhook) deliverOne(ctx context.Context) bool {
 		}
 		return false
 	}
+	if d.Timer != nil {
+		return w.fire(ctx, d)
+	}
 	status, err := w.post(ctx, d)
 	if ctx.Err() != nil {
 		return false // shutting down: the attempt did not happen; the lease ends and another replica retries
@@ -132,6 +138,32 @@ func (w *Webhook) deliverOne(ctx context.Context) bool {
 		"next", d.NextAttempt, "status", status, "err", err)
 	if err := w.Outbox.RetryDelivery(ctx, d); err != nil {
 		slog.WarnContext(ctx, "result webhook: could not record the retry", "webhook_id", d.ID, "err", err)
+	}
+	return true
+}
+
+// fire applies the timer d and removes it, or retries it later when that fails. A timer is never POSTed.
+func (w *Webhook) fire(ctx context.Context, d *store.Delivery) bool {
+	var err error
+	if w.Timers != nil {
+		err = w.Timers(ctx, d.Timer)
+	}
+	if ctx.Err() != nil {
+		return false
+	}
+	if err == nil || d.Attempts >= 3*cmpInt(w.MaxAttempts, 10) {
+		if err != nil {
+			slog.ErrorContext(ctx, "timer: giving up", "timer", d.ID, "attempts", d.Attempts, "err", err)
+		}
+		if err := w.Outbox.FinishDelivery(ctx, d.ID); err != nil {
+			slog.WarnContext(ctx, "timer: applied but could not be removed (it will be applied again, to no effect)", "timer", d.ID, "err", err)
+		}
+		return true
+	}
+	d.NextAttempt = w.now().Add(min(Backoff(d.Attempts), 10*time.Second))
+	slog.InfoContext(ctx, "timer: not applied yet, will retry", "timer", d.ID, "attempts", d.Attempts, "err", err)
+	if err := w.Outbox.RetryDelivery(ctx, d); err != nil {
+		slog.WarnContext(ctx, "timer: could not record the retry", "timer", d.ID, "err", err)
 	}
 	return true
 }

@@ -39,3 +39,16 @@ func IPAQRPath(id string) string { return IPASessions + "/" + url.PathEscape(id)
 func PresentationQRPath(id string) string {
 	return PresentationRequests + "/" + url.PathEscape(id) + "/qr.png"
 }
+
+// The relying party's backend routes and the launch link (SPEC section 9).
+const (
+	Backend         = "/api/backend/"
+	Journeys        = Backend + "journeys"
+	Journey         = Journeys + "/:id"
+	JourneyIdentity = Journey + "/identity"
+	JourneyProof    = Journey + "/proof"
+	Launch          = "/start/:token"
+)
+
+// LaunchPath is the launch link path of token.
+func LaunchPath(token string) string { return "/start/" + url.PathEscape(token) }

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"crypto/subtle"
+	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -23,6 +24,8 @@ type GIPS struct {
 	identityRequests int
 	proofRequests    int
 	redirect         string
+	proofType        string
+	proofBody        func() io.Reader
 }
 
 type ipaIdentity struct {
@@ -142,7 +145,23 @@ func (g *GIPS) proof(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"code": 404, "message": "Identity not found"})
 		return
 	}
-	w.Header().Set("Content-Type", "application/zip")
+	g.mu.Lock()
+	ct, body := g.proofType, g.proofBody
+	g.mu.Unlock()
+	if body == nil {
+		w.Header().Set("Content-Type", "application/zip")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(ipaProof)
+		return
+	}
+	w.Header().Set("Content-Type", ct)
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(ipaProof)
+	_, _ = io.Copy(w, body())
+}
+
+// SetProof makes the proof archive body(), served with contentType (nil body: the empty ZIP file).
+func (g *GIPS) SetProof(contentType string, body func() io.Reader) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.proofType, g.proofBody = contentType, body
 }

@@ -72,6 +72,10 @@ type Presentation struct {
 	CreatedAt   time.Time `json:"createdAt"`
 	UpdatedAt   time.Time `json:"updatedAt"`
 	ExpiresAt   time.Time `json:"expiresAt"`
+	// Journey is set for a request that is a step of a backend journey.
+	Journey *JourneyRef `json:"journey,omitempty"`
+	// ExpiryNotified says presentation.expired was queued (once) for a request that expired unfinished.
+	ExpiryNotified bool `json:"expiryNotified,omitempty"`
 	// Version is the backend's compare-and-swap token: only store/ and its backends read or write it.
 	Version int64 `json:"version"`
 }
@@ -93,6 +97,7 @@ func (p *Presentation) ClaimsEnd() time.Time {
 func (p *Presentation) Clone() *Presentation {
 	c := *p
 	c.Claims = maps.Clone(p.Claims)
+	c.Journey = p.Journey.Clone()
 	return &c
 }
 
@@ -132,6 +137,10 @@ type IPASession struct {
 	CreatedAt time.Time        `json:"createdAt"`
 	UpdatedAt time.Time        `json:"updatedAt"`
 	ExpiresAt time.Time        `json:"expiresAt"`
+	// Journey is set for a session that is a step of a backend journey.
+	Journey *JourneyRef `json:"journey,omitempty"`
+	// ExpiryNotified says ipa.expired was queued (once) for a session that expired unfinished.
+	ExpiryNotified bool `json:"expiryNotified,omitempty"`
 	// Version is the backend's compare-and-swap token: only store/ and its backends read or write it.
 	Version int64 `json:"version"`
 }
@@ -139,6 +148,7 @@ type IPASession struct {
 // Clone returns a copy of s that shares no memory with it.
 func (s *IPASession) Clone() *IPASession {
 	c := *s
+	c.Journey = s.Journey.Clone()
 	if s.Identity != nil {
 		id := *s.Identity
 		c.Identity = &id
@@ -160,8 +170,9 @@ type IdentitySummary struct {
 // Store is what the service needs from its state backend. Every method is safe for concurrent use, and
 // across replicas when the backend is shared.
 type Store interface {
-	// CreatePresentation stores a new request; ErrConflict when its ID or State is taken.
-	CreatePresentation(ctx context.Context, p *Presentation) error
+	// CreatePresentation stores a new request, and outbox with it in the same atomic step (its expiry
+	// timer); ErrConflict when its ID or State is taken. The record is kept until p.DropAt().
+	CreatePresentation(ctx context.Context, p *Presentation, outbox ...*Delivery) error
 	// Presentation returns the request with Microsoft's requestId id.
 	Presentation(ctx context.Context, id string) (*Presentation, error)
 	// PresentationByState returns the request created with callback state.
@@ -178,8 +189,8 @@ type Store interface {
 	// The request's ID and State are kept whatever fn does. ErrNotFound for an unknown or dropped request.
 	UpdatePresentation(ctx context.Context, id string, fn PresentationUpdater) (*Presentation, error)
 
-	// CreateIPASession stores a new session; ErrConflict when its ID or TokenHash is taken.
-	CreateIPASession(ctx context.Context, s *IPASession) error
+	// CreateIPASession is CreatePresentation for sessions; ErrConflict when its ID or TokenHash is taken.
+	CreateIPASession(ctx context.Context, s *IPASession, outbox ...*Delivery) error
 	// IPASession returns the session with IDEMIA's sessionId id.
 	IPASession(ctx context.Context, id string) (*IPASession, error)
 	// IPASessionByToken returns the session whose callback token hashes to tokenHash.
@@ -187,6 +198,22 @@ type Store interface {
 	// UpdateIPASession is UpdatePresentation for the IPA session with IDEMIA's sessionId id (its ID and
 	// TokenHash are kept).
 	UpdateIPASession(ctx context.Context, id string, fn IPAUpdater) (*IPASession, error)
+
+	// CreateJourney stores a new journey with outbox (its expiry timer); ErrConflict when its ID or
+	// LaunchHash is taken. A journey is kept until j.DropAt(), which its updates may move.
+	CreateJourney(ctx context.Context, j *Journey, outbox ...*Delivery) error
+	// Journey returns the journey with id.
+	Journey(ctx context.Context, id string) (*Journey, error)
+	// JourneyByLaunch returns the journey whose launch token hashes to launchHash.
+	JourneyByLaunch(ctx context.Context, launchHash string) (*Journey, error)
+	// UpdateJourney is UpdatePresentation for journeys (ID and LaunchHash are kept); the record's drop
+	// time follows the updated ExpiresAt.
+	UpdateJourney(ctx context.Context, id string, fn JourneyUpdater) (*Journey, error)
+	// BindJourneyOwner records that the browser whose owner hash is ownerHash is in journey id, until until;
+	// a later binding of the same browser replaces it. Idempotent.
+	BindJourneyOwner(ctx context.Context, ownerHash, id string, until time.Time) error
+	// JourneyByOwner returns the journey the browser ownerHash was last bound to (ErrNotFound for none).
+	JourneyByOwner(ctx context.Context, ownerHash string) (*Journey, error)
 
 	// Watch returns a channel that receives a value after each update of the record named by topic
 	// (see PresentationTopic, IPATopic). Updates may coalesce: readers re-read the record. The channel is
@@ -247,6 +274,8 @@ type Delivery struct {
 	// ClaimsUntil, when set, is when the claims in Body lapse (VERIFIER_CLAIMS_RETENTION): an attempt from
 	// then on sends Body without them (result.Webhook).
 	ClaimsUntil time.Time `json:"claimsUntil,omitzero"`
+	// Timer, when set, makes this an internal timer (no Body, never POSTed): see Timer.
+	Timer *Timer `json:"timer,omitempty"`
 }
 
 // DeliveryIDs joins the IDs (webhook-ids) of ds for a log line; "" for none.

@@ -42,6 +42,15 @@ type Validation struct {
 	AllowRevoked         bool       `json:"allowRevoked"`
 	ValidateLinkedDomain bool       `json:"validateLinkedDomain"`
 	FaceCheck            *FaceCheck `json:"faceCheck,omitempty"`
+	// Constraints are a backend journey's expected claims: Microsoft refuses a credential whose claims
+	// differ (presentation_error, claimValidationError).
+	Constraints []Constraint `json:"constraints,omitempty"`
+}
+
+// Constraint is one of Microsoft's claim constraints: the claim must hold one of Values.
+type Constraint struct {
+	ClaimName string   `json:"claimName"`
+	Values    []string `json:"values"`
 }
 
 // FaceCheck asks Microsoft to match the holder's face against a photo claim.

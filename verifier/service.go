@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/entra-verifier/entra-verifier/config"
@@ -31,7 +33,7 @@ const MaxLifetime = 30 * time.Minute
 
 // Store is the part of store.Store the presentation half uses.
 type Store interface {
-	CreatePresentation(ctx context.Context, p *store.Presentation) error
+	CreatePresentation(ctx context.Context, p *store.Presentation, outbox ...*store.Delivery) error
 	Presentation(ctx context.Context, id string) (*store.Presentation, error)
 	PresentationByState(ctx context.Context, state string) (*store.Presentation, error)
 	UpdatePresentation(ctx context.Context, id string, fn store.PresentationUpdater) (*store.Presentation, error)
@@ -47,6 +49,10 @@ type Creator interface {
 // and never lost to a crash in between.
 type Events interface {
 	PresentationEnded(p *store.Presentation) (*store.Delivery, error)
+	// PresentationExpired is the presentation.expired event of a request that expired unfinished.
+	PresentationExpired(p *store.Presentation) (*store.Delivery, error)
+	// JourneyCompleted is journey.completed for the journey whose final step p just completed it.
+	JourneyCompleted(s *store.IPASession, p *store.Presentation) (*store.Delivery, error)
 }
 
 // Options are a Service's settings and dependencies.
@@ -94,9 +100,15 @@ func APIKey(secret []byte, state string) string {
 }
 
 // Request returns the createPresentationRequest body for a new callback state.
-func (s *Service) Request(state string) *PresentationRequest {
+func (s *Service) Request(state string) *PresentationRequest { return s.request(state, nil) }
+
+// request is Request with a journey's expected claims as claim constraints (sorted by name).
+func (s *Service) request(state string, expected map[string]string) *PresentationRequest {
 	e := s.cfg.Entra
 	v := Validation{AllowRevoked: false, ValidateLinkedDomain: e.ValidateLinkedDomain}
+	for _, name := range slices.Sorted(maps.Keys(expected)) {
+		v.Constraints = append(v.Constraints, Constraint{ClaimName: name, Values: []string{expected[name]}})
+	}
 	if e.FaceCheck {
 		v.FaceCheck = &FaceCheck{SourcePhotoClaimName: e.FaceCheckPhotoClaim, MatchConfidenceThreshold: e.FaceCheckThreshold}
 	}
@@ -120,10 +132,36 @@ func (s *Service) Request(state string) *PresentationRequest {
 // Create asks Microsoft for a new presentation request and stores it, bound to ownerHash; returnTo (already
 // checked against the allow-list, or "") is kept for the result redirect.
 func (s *Service) Create(ctx context.Context, ownerHash, returnTo string) (*store.Presentation, error) {
+	return s.create(ctx, ownerHash, JourneyStep{ReturnTo: returnTo})
+}
+
+// JourneyStep is what a presentation request created as a backend journey's step carries.
+type JourneyStep struct {
+	Ref      *store.JourneyRef
+	ReturnTo string
+	// Expected are the journey's expected claims, sent as claim constraints.
+	Expected map[string]string
+	// Bind points the journey at the new request's id; it runs after Microsoft answered and before the
+	// request is stored, so that no stored request of the journey was never its newest.
+	Bind func(ctx context.Context, id string) error
+}
+
+// CreateForJourney is Create for a step of a backend journey.
+func (s *Service) CreateForJourney(ctx context.Context, ownerHash string, step JourneyStep) (*store.Presentation, error) {
+	return s.create(ctx, ownerHash, step)
+}
+
+func (s *Service) create(ctx context.Context, ownerHash string, step JourneyStep) (*store.Presentation, error) {
+	returnTo := step.ReturnTo
 	state := randomState()
-	created, err := s.creator.CreatePresentationRequest(ctx, s.Request(state))
+	created, err := s.creator.CreatePresentationRequest(ctx, s.request(state, step.Expected))
 	if err != nil {
 		return nil, fmt.Errorf("create presentation request: %w", err)
+	}
+	if step.Bind != nil {
+		if err := step.Bind(ctx, created.RequestID); err != nil {
+			return nil, fmt.Errorf("bind presentation request to its journey: %w", err)
+		}
 	}
 	now := s.now().UTC()
 	expires := now.Add(MaxLifetime)
@@ -132,9 +170,13 @@ func (s *Service) Create(ctx context.Context, ownerHash, returnTo string) (*stor
 	}
 	p := &store.Presentation{
 		ID: created.RequestID, State: state, OwnerHash: ownerHash, URL: created.URL, ReturnTo: returnTo,
-		Status: store.PresentationCreated, CreatedAt: now, UpdatedAt: now, ExpiresAt: expires,
+		Status: store.PresentationCreated, CreatedAt: now, UpdatedAt: now, ExpiresAt: expires, Journey: step.Ref.Clone(),
 	}
-	if err := s.store.CreatePresentation(ctx, p); err != nil {
+	var outbox []*store.Delivery
+	if s.events != nil { // presentation.expired, should it expire unfinished
+		outbox = append(outbox, store.NewTimer(store.TimerPresentation, p.ID, p.ExpiresAt))
+	}
+	if err := s.store.CreatePresentation(ctx, p, outbox...); err != nil {
 		if errors.Is(err, store.ErrConflict) { // Microsoft handed out a requestId twice
 			return nil, fmt.Errorf("%w: requestId %s returned twice", ErrUpstream, p.ID)
 		}
@@ -231,6 +273,16 @@ func (s *Service) HandleCallback(ctx context.Context, apiKey string, body []byte
 				outbox = []*store.Delivery{d}
 			}
 		}
+		if p.Status == store.PresentationVerified && p.Journey.CanComplete(now) { // completes its journey
+			p.Journey.CompletedAt = now
+			if s.events != nil {
+				d, err := s.events.JourneyCompleted(nil, p)
+				if err == nil && d != nil {
+					outbox = append(outbox, d)
+				}
+				eventErr = errors.Join(eventErr, err)
+			}
+		}
 		return outbox, nil
 	})
 	if eventErr != nil && err == nil { // the journey goes on without its event
@@ -264,4 +316,40 @@ func View(p *store.Presentation, now time.Time) *store.Presentation {
 		}
 	}
 	return &v
+}
+
+// ErrNotDue is returned by an expiry timer applied before its record's expiry (another replica's clock):
+// the timer is tried again later.
+var ErrNotDue = errors.New("not due yet")
+
+// Expire is the expiry timer of request id: a request that expired unfinished gets its presentation.expired
+// event, once (the update marks it, so a timer applied twice or by two replicas acts once). A request that
+// ended, or is gone, needs nothing.
+func (s *Service) Expire(ctx context.Context, id string) error {
+	if s.events == nil {
+		return nil
+	}
+	var outbox []*store.Delivery
+	_, err := s.store.UpdatePresentation(ctx, id, func(p *store.Presentation) ([]*store.Delivery, error) {
+		switch {
+		case p.Status.Final() || p.ExpiryNotified:
+			return nil, store.ErrUnchanged
+		case s.now().Before(p.ExpiresAt):
+			return nil, ErrNotDue
+		}
+		d, err := s.events.PresentationExpired(p)
+		if err != nil {
+			return nil, err
+		}
+		p.ExpiryNotified, outbox = true, []*store.Delivery{d}
+		return outbox, nil
+	})
+	switch {
+	case err == nil:
+		slog.InfoContext(ctx, "presentation request expired unfinished", "requestId", id, "webhook_id", store.DeliveryIDs(outbox))
+		return nil
+	case errors.Is(err, store.ErrUnchanged), errors.Is(err, store.ErrNotFound):
+		return nil
+	}
+	return fmt.Errorf("expire presentation request: %w", err)
 }

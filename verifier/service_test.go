@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -52,6 +53,17 @@ func (e *fakeEvents) PresentationEnded(p *store.Presentation) (*store.Delivery, 
 	e.calls.Add(1)
 	return e.fn(p)
 }
+
+// PresentationExpired and JourneyCompleted are not what these tests are about: the journey tests cover them.
+func (e *fakeEvents) PresentationExpired(*store.Presentation) (*store.Delivery, error) {
+	return nil, errUnexpectedEvent
+}
+
+func (e *fakeEvents) JourneyCompleted(*store.IPASession, *store.Presentation) (*store.Delivery, error) {
+	return nil, errUnexpectedEvent
+}
+
+var errUnexpectedEvent = errors.New("fake events: unexpected event")
 
 // queueing returns Events that build one delivery per ended request, named after it.
 func queueing(c *clock) *fakeEvents {
@@ -136,7 +148,9 @@ func (f *fixture) deliveries(t *testing.T) []string {
 			return ids
 		}
 		require.NoError(t, err)
-		ids = append(ids, d.ID)
+		if !strings.HasPrefix(d.ID, "tmr_") { // the expiry timer every request gets: not a result event
+			ids = append(ids, d.ID)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/entra-verifier/entra-verifier/ipa"
+	"github.com/entra-verifier/entra-verifier/journey"
 	"github.com/entra-verifier/entra-verifier/store"
 	"github.com/entra-verifier/entra-verifier/verifier"
 )
@@ -46,6 +47,12 @@ var errorMap = []struct {
 	{verifier.ErrUpstream, Error{Status: http.StatusBadGateway, Code: "upstream_error", Message: "Microsoft Entra is not available right now; try again shortly"}},
 	{ipa.ErrMalformed, Error{Status: http.StatusBadRequest, Code: "malformed", Message: "the body is not a valid notification"}},
 	{ipa.ErrForbidden, Error{Status: http.StatusForbidden, Code: "forbidden", Message: "the notification does not belong to this session"}},
+	{journey.ErrRetrievalOff, Error{Status: http.StatusNotFound, Code: "retrieval_off", Message: "identity retrieval is not configured (IDV_URL, GIPS_RS_API_KEY)"}},
+	{journey.ErrNotCompleted, Error{Status: http.StatusConflict, Code: "not_completed", Message: "the journey's IPA step has not completed"}},
+	{journey.ErrStepDone, Error{Status: http.StatusConflict, Code: "step_done", Message: "this step of the journey is done or the journey has ended"}},
+	{journey.ErrNoSuchStep, Error{Status: http.StatusConflict, Code: "step_not_in_journey", Message: "this journey has no such step"}},
+	{journey.ErrBusy, Error{Status: http.StatusServiceUnavailable, Code: "busy", Message: "this step is being started; try again shortly"}},
+	{ipa.ErrProofRefused, Error{Status: http.StatusBadGateway, Code: "proof_url_refused", Message: "IDEMIA's proof URL is not one the verifier may fetch"}},
 	{ipa.ErrUpstream, Error{Status: http.StatusBadGateway, Code: "upstream_error", Message: "IDEMIA is not available right now; try again shortly"}},
 	{store.ErrConflict, Error{Status: http.StatusServiceUnavailable, Code: "busy", Message: "the request is being updated; try again shortly"}},
 	{store.ErrFull, Error{Status: http.StatusServiceUnavailable, Code: "busy", Message: "too many requests in progress; try again shortly"}},

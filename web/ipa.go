@@ -39,7 +39,17 @@ func (s *Server) mountSessions(api gin.IRoutes) {
 
 func (s *Server) createSession(c *gin.Context) {
 	owner, bind := s.owner(c)
-	sess, err := s.sessions.Create(c.Request.Context(), owner)
+	j, err := s.activeJourney(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	var sess *store.IPASession
+	if j != nil {
+		sess, _, err = s.journeys.StartIPA(c.Request.Context(), j, owner)
+	} else {
+		sess, err = s.sessions.Create(c.Request.Context(), owner)
+	}
 	if err != nil {
 		writeError(c, err)
 		return

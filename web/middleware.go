@@ -50,8 +50,12 @@ func (s *Server) accessLog(c *gin.Context) {
 	case status < 300 && (route == routes.EntraCallback || route == routes.IPACallback):
 		level = slog.LevelDebug // the domain logs what an accepted callback did; one line per callback is enough
 	}
-	slog.Log(c.Request.Context(), level, "http request", "method", method, "route", route,
-		"status", status, "duration_ms", float64(time.Since(start).Microseconds())/1000, "client_ip", c.ClientIP())
+	attrs := []any{"method", method, "route", route,
+		"status", status, "duration_ms", float64(time.Since(start).Microseconds()) / 1000, "client_ip", c.ClientIP()}
+	if name := c.GetString(apiKeyNameKey); name != "" {
+		attrs = append(attrs, "apiKey", name) // the key's NAME, never the key
+	}
+	slog.Log(c.Request.Context(), level, "http request", attrs...)
 }
 
 // recovery answers 500 through writeError when a handler panics.

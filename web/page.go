@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/entra-verifier/entra-verifier/routes"
+	"github.com/entra-verifier/entra-verifier/store"
 	"github.com/gin-gonic/gin"
 )
 
@@ -53,9 +54,19 @@ func (s *Server) mountPage() error {
 		if !ok {
 			return
 		}
-		htmlHeaders(c)
 		page := s.page
 		page.ReturnTo = returnTo
+		j, err := s.activeJourney(c)
+		if err != nil {
+			writeError(c, err)
+			return
+		}
+		if j != nil { // a backend journey's page shows exactly its steps
+			page.IPA = page.IPA && j.Has(store.StepIPA)
+			page.Entra = page.Entra && j.Has(store.StepPresentation)
+			page.ReturnTo = j.ReturnURL
+		}
+		htmlHeaders(c)
 		c.HTML(http.StatusOK, "index.html", page)
 	})
 	files := http.FileServer(http.FS(static))

@@ -55,7 +55,17 @@ func (s *Server) createPresentation(c *gin.Context) {
 		return
 	}
 	owner, bind := s.owner(c)
-	p, err := s.presentations.Create(c.Request.Context(), owner, returnTo)
+	j, err := s.activeJourney(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	var p *store.Presentation
+	if j != nil { // the journey's return URL, if any, is the one
+		p, _, err = s.journeys.StartPresentation(c.Request.Context(), j, owner)
+	} else {
+		p, err = s.presentations.Create(c.Request.Context(), owner, returnTo)
+	}
 	if err != nil {
 		writeError(c, err)
 		return

@@ -22,11 +22,19 @@ type Limiter interface {
 // VERIFIER_RATE_LIMIT_PER_IP per client address (X-Forwarded-For only from VERIFIER_TRUSTED_PROXIES), then
 // VERIFIER_RATE_LIMIT_GLOBAL for the whole deployment.
 func (s *Server) rateLimit(c *gin.Context) {
+	s.limitBy(c, []limit{{"ip", "create:ip:" + clientKey(c.ClientIP()), s.cfg.RateLimitPerIP}, {"global", "create:global", s.cfg.RateLimitGlobal}})
+}
+
+// limit is one fixed-window limit: its metric label, its counter's key and its rate.
+type limit struct {
+	name, key string
+	rate      config.Rate
+}
+
+// limitBy counts the request against each of limits and answers 429 at the first one it is over.
+func (s *Server) limitBy(c *gin.Context, limits []limit) {
 	ctx := c.Request.Context()
-	for _, l := range []struct {
-		name, key string
-		rate      config.Rate
-	}{{"ip", "create:ip:" + clientKey(c.ClientIP()), s.cfg.RateLimitPerIP}, {"global", "create:global", s.cfg.RateLimitGlobal}} {
+	for _, l := range limits {
 		if l.rate.N <= 0 {
 			continue
 		}

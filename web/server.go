@@ -36,6 +36,8 @@ type Options struct {
 	Presentations Presentations
 	// Sessions may be nil when the IPA half is off.
 	Sessions Sessions
+	// Journeys runs backend journeys; nil without VERIFIER_API_KEYS (the backend routes then answer 404).
+	Journeys Journeys
 	// IdentityRetrieval says a completed IPA session later learns its identity summary.
 	IdentityRetrieval bool
 	// Sandbox, when set, marks every answer as SANDBOX and serves the simulated phone.
@@ -60,6 +62,7 @@ type Server struct {
 	limits        Limiter
 	presentations Presentations
 	sessions      Sessions
+	journeys      Journeys
 	retrieval     bool
 	sandbox       *Sandbox
 	handoff       *Handoff
@@ -78,7 +81,7 @@ type Server struct {
 func New(opts Options) (*Server, error) {
 	s := &Server{
 		cfg: opts.Config, engine: gin.New(), watch: opts.Store, ping: opts.Store, limits: opts.Store,
-		presentations: opts.Presentations, sessions: opts.Sessions, handoff: opts.Handoff, retrieval: opts.IdentityRetrieval, metrics: opts.Metrics, qr: newQRCache(4096),
+		presentations: opts.Presentations, sessions: opts.Sessions, journeys: opts.Journeys, handoff: opts.Handoff, retrieval: opts.IdentityRetrieval, metrics: opts.Metrics, qr: newQRCache(4096),
 		streams: newStreamSlots(max(opts.Config.StreamsPerBrowser, 1)),
 		now:     opts.Now, shutdown: make(chan struct{}),
 	}
@@ -105,6 +108,9 @@ func New(opts Options) (*Server, error) {
 		e.Any(routes.Sandbox, func(c *gin.Context) { htmlHeaders(c); c.Next() }, gin.WrapH(opts.Sandbox.Phone))
 	}
 	e.NoRoute(func(c *gin.Context) {
+		if s.backendNoRoute(c) {
+			return
+		}
 		writeError(c, &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such route"})
 	})
 	e.NoMethod(func(c *gin.Context) {
@@ -129,6 +135,11 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.sessions != nil {
 		s.mountSessions(api)
+	}
+	if s.journeys != nil && len(opts.Config.APIKeys) > 0 {
+		s.mountBackend(api)
+		e.GET(routes.Launch, s.launch)
+		slog.Info("backend routes on", "apiKeys", keyNames(opts.Config.APIKeys))
 	}
 	if err := s.mountPage(); err != nil {
 		return nil, err

@@ -36,6 +36,8 @@ type Store struct {
 	watchers      map[string]map[chan struct{}]struct{}
 	windows       map[string]*window
 	deliveries    map[string]*store.Delivery
+	journeys      table[*store.Journey]
+	owners        map[string]ownerBinding
 
 	stop chan struct{}
 	done chan struct{}
@@ -61,6 +63,8 @@ func New(opts Options) *Store {
 		watchers:      map[string]map[chan struct{}]struct{}{},
 		windows:       map[string]*window{},
 		deliveries:    map[string]*store.Delivery{},
+		journeys:      newTable[*store.Journey](),
+		owners:        map[string]ownerBinding{},
 		stop:          make(chan struct{}),
 		done:          make(chan struct{}),
 	}
@@ -79,12 +83,12 @@ func newTable[R any]() table[R] {
 }
 
 func (s *Store) size() int {
-	return len(s.presentations.byID) + len(s.sessions.byID) + len(s.deliveries)
+	return len(s.presentations.byID) + len(s.sessions.byID) + len(s.deliveries) + len(s.journeys.byID)
 }
 
 // CreatePresentation implements store.Store.
-func (s *Store) CreatePresentation(_ context.Context, p *store.Presentation) error {
-	return create(s, &s.presentations, p.ID, p.State, p)
+func (s *Store) CreatePresentation(_ context.Context, p *store.Presentation, outbox ...*store.Delivery) error {
+	return create(s, &s.presentations, p.ID, p.State, p, outbox)
 }
 
 // Presentation implements store.Store.
@@ -102,7 +106,7 @@ func (s *Store) PresentationByState(_ context.Context, state string) (*store.Pre
 }
 
 func (s *Store) readPresentation(p *store.Presentation) (*store.Presentation, error) {
-	if p == nil || s.dropped(p.CreatedAt) {
+	if p == nil || s.dropped(p.DropAt()) {
 		return nil, store.ErrNotFound
 	}
 	c := p.Clone()
@@ -120,8 +124,8 @@ func (s *Store) UpdatePresentation(_ context.Context, id string, fn store.Presen
 }
 
 // CreateIPASession implements store.Store.
-func (s *Store) CreateIPASession(_ context.Context, sess *store.IPASession) error {
-	return create(s, &s.sessions, sess.ID, sess.TokenHash, sess)
+func (s *Store) CreateIPASession(_ context.Context, sess *store.IPASession, outbox ...*store.Delivery) error {
+	return create(s, &s.sessions, sess.ID, sess.TokenHash, sess, outbox)
 }
 
 // IPASession implements store.Store.
@@ -139,7 +143,7 @@ func (s *Store) IPASessionByToken(_ context.Context, tokenHash string) (*store.I
 }
 
 func (s *Store) readSession(v *store.IPASession) (*store.IPASession, error) {
-	if v == nil || s.dropped(v.CreatedAt) {
+	if v == nil || s.dropped(v.DropAt()) {
 		return nil, store.ErrNotFound
 	}
 	return v.Clone(), nil
@@ -152,11 +156,13 @@ func (s *Store) UpdateIPASession(_ context.Context, id string, fn store.IPAUpdat
 	}, store.IPATopic(id))
 }
 
-func (s *Store) dropped(created time.Time) bool {
-	return !s.opts.Now().Before(created.Add(store.Retention))
+// dropped reports whether a record whose drop time is dropAt is gone.
+func (s *Store) dropped(dropAt time.Time) bool {
+	return !s.opts.Now().Before(dropAt)
 }
 
-func create[R interface{ Clone() R }](s *Store, t *table[R], id, key string, v R) error {
+// create stores v under id and key, with outbox, unless either is taken.
+func create[R interface{ Clone() R }](s *Store, t *table[R], id, key string, v R, outbox []*store.Delivery) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := t.byID[id]; ok {
@@ -171,6 +177,7 @@ func create[R interface{ Clone() R }](s *Store, t *table[R], id, key string, v R
 	c := v.Clone()
 	t.byID[id] = c
 	t.index[key] = id
+	s.enqueueLocked(outbox)
 	return nil
 }
 
@@ -197,10 +204,7 @@ func update[R interface{ Clone() R }](s *Store, t *table[R], id string, read fun
 	}
 	keep(next, cur)
 	t.byID[id] = next.Clone()
-	for _, d := range outbox {
-		c := *d
-		s.deliveries[d.ID] = &c
-	}
+	s.enqueueLocked(outbox)
 	s.notifyLocked(topic)
 	return read(t.byID[id]) // as stored and as readers see it (claims past their end never come back)
 }
@@ -272,7 +276,7 @@ func (s *Store) Sweep() {
 	defer s.mu.Unlock()
 	for id, p := range s.presentations.byID {
 		switch {
-		case !now.Before(p.CreatedAt.Add(store.Retention)):
+		case !now.Before(p.DropAt()):
 			delete(s.presentations.byID, id)
 			delete(s.presentations.index, p.State)
 		case p.Claims != nil && !now.Before(p.ClaimsEnd()):
@@ -280,11 +284,12 @@ func (s *Store) Sweep() {
 		}
 	}
 	for id, v := range s.sessions.byID {
-		if !now.Before(v.CreatedAt.Add(store.Retention)) {
+		if !now.Before(v.DropAt()) {
 			delete(s.sessions.byID, id)
 			delete(s.sessions.index, v.TokenHash)
 		}
 	}
+	s.sweepJourneysLocked(now)
 	s.sweepWindowsLocked(now)
 	s.sweepDeliveriesLocked(now)
 }

@@ -52,13 +52,13 @@ redis.call('PUBLISH', ARGV[4], ARGV[2])
 return 1`)
 
 // CreatePresentation implements store.Store.
-func (s *Store) CreatePresentation(ctx context.Context, p *store.Presentation) error {
+func (s *Store) CreatePresentation(ctx context.Context, p *store.Presentation, outbox ...*store.Delivery) error {
 	rec, claims, err := s.encodePresentation(p, p.Version)
 	if err != nil {
 		return fmt.Errorf("redis store: create presentation: %w", err)
 	}
 	keys := []string{s.keys.presentation(p.ID), s.keys.state(p.State), s.keys.claims(p.ID)}
-	return s.create(ctx, "create presentation", keys, rec, p.ID, p.CreatedAt, claims, p.ClaimsEnd())
+	return s.create(ctx, "create presentation", keys, rec, p.ID, p.DropAt(), claims, p.ClaimsEnd(), outbox)
 }
 
 // Presentation implements store.Store.
@@ -112,13 +112,13 @@ func (s *Store) UpdatePresentation(ctx context.Context, id string, fn store.Pres
 }
 
 // CreateIPASession implements store.Store.
-func (s *Store) CreateIPASession(ctx context.Context, v *store.IPASession) error {
+func (s *Store) CreateIPASession(ctx context.Context, v *store.IPASession, outbox ...*store.Delivery) error {
 	rec, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("redis store: create ipa session: %w", err)
 	}
 	keys := []string{s.keys.session(v.ID), s.keys.token(v.TokenHash)}
-	return s.create(ctx, "create ipa session", keys, rec, v.ID, v.CreatedAt, nil, time.Time{})
+	return s.create(ctx, "create ipa session", keys, rec, v.ID, v.DropAt(), nil, time.Time{}, outbox)
 }
 
 // IPASession implements store.Store.
@@ -186,9 +186,14 @@ func optimistic[R interface{ Clone() R }](ctx context.Context, op string, read f
 	return none, fmt.Errorf("redis store: %s: %d lost races: %w", op, store.MaxUpdateAttempts, store.ErrConflict)
 }
 
-// create runs createScript; every key expires store.Retention after createdAt, the claims at claimsAt.
-func (s *Store) create(ctx context.Context, op string, keys []string, rec []byte, id string, createdAt time.Time, claims []byte, claimsAt time.Time) error {
-	n, err := createScript.Run(ctx, s.rdb, keys, rec, id, unixMilli(createdAt.Add(store.Retention)), claims, unixMilli(claimsAt)).Int()
+// create runs createScript (createOutboxScript with an outbox); every key expires at dropAt, the claims at
+// claimsAt.
+func (s *Store) create(ctx context.Context, op string, keys []string, rec []byte, id string, dropAt time.Time, claims []byte, claimsAt time.Time,
+	outbox []*store.Delivery) error {
+	if len(outbox) > 0 {
+		return s.createWithOutbox(ctx, op, keys, rec, id, dropAt, claims, claimsAt, outbox)
+	}
+	n, err := createScript.Run(ctx, s.rdb, keys, rec, id, unixMilli(dropAt), claims, unixMilli(claimsAt)).Int()
 	if err != nil {
 		return wrap(ctx, op, err)
 	}

@@ -40,6 +40,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeliveriesLeaseRetryFinish", testDeliveries},
 		{"DeliveryClaimedByOneReplica", testDeliveryRace},
 		{"UpdateStoresItsDeliveriesOrNone", testUpdateOutbox},
+		{"JourneyCreateReadUpdateBind", testJourney},
+		{"JourneyConcurrentUpdatersOneWins", testJourneyRace},
+		{"StepRecordsWithJourneyAndOutbox", testStepRecords},
 		{"Ping", func(t *testing.T, s store.Store) { require.NoError(t, s.Ping(t.Context())) }},
 	}
 	for _, tc := range tests {

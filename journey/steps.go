@@ -1,0 +1,170 @@
+package journey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/entra-verifier/entra-verifier/ipa"
+	"github.com/entra-verifier/entra-verifier/store"
+	"github.com/entra-verifier/entra-verifier/verifier"
+)
+
+// ErrNoSuchStep: the journey does not hold the step the page asked for (answered 409).
+var ErrNoSuchStep = errors.New("the journey has no such step")
+
+// attempt is what the newest attempt of a step tells the next create.
+type attempt int
+
+const (
+	attemptNone    attempt = iota // none yet, or one that ended badly: a new one may start
+	attemptPending                // still running: the page resumes it
+	attemptGood                   // ended well: the step is done
+	attemptMissing                // pointed at, not stored (yet)
+)
+
+// StartIPA returns the IPA session of journey j for its browser ownerHash: the pending one the page resumes,
+// or a new one when there is none or the last ended badly.
+func (s *Service) StartIPA(ctx context.Context, j *store.Journey, ownerHash string) (sess *store.IPASession, created bool, err error) {
+	if !j.Has(store.StepIPA) || s.sessions == nil {
+		return nil, false, ErrNoSuchStep
+	}
+	cur, state, err := s.newestSession(ctx, j.IPASessionID)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := s.mayStart(j, state); err != nil {
+		return cur, false, err
+	}
+	if state == attemptPending {
+		return cur, false, nil
+	}
+	sess, err = s.sessions.CreateForJourney(ctx, ownerHash, ipa.JourneyStep{
+		Ref: j.Ref(j.FinalStep() == store.StepIPA), Bind: s.bind(j.ID, store.StepIPA, j.IPASessionID),
+	})
+	return sess, err == nil, err
+}
+
+// StartPresentation is StartIPA for the presentation step; in a journey of both steps it starts only once
+// the IPA step completed.
+func (s *Service) StartPresentation(ctx context.Context, j *store.Journey, ownerHash string) (p *store.Presentation, created bool, err error) {
+	if !j.Has(store.StepPresentation) || s.presentations == nil {
+		return nil, false, ErrNoSuchStep
+	}
+	ref := j.Ref(true)
+	if j.Has(store.StepIPA) {
+		sess, state, err := s.newestSession(ctx, j.IPASessionID)
+		if err != nil {
+			return nil, false, err
+		}
+		if state != attemptGood {
+			return nil, false, ErrNotCompleted
+		}
+		ref.IPA = &store.JourneyIPA{SessionID: sess.ID, IdentityID: sess.IdentityID, UpdatedAt: sess.UpdatedAt}
+		if sess.Identity != nil {
+			ref.IPA.LevelOfAssurance = sess.Identity.LevelOfAssurance
+		}
+	}
+	cur, state, err := s.newestPresentation(ctx, j.PresentationID)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := s.mayStart(j, state); err != nil {
+		return cur, false, err
+	}
+	if state == attemptPending {
+		return cur, false, nil
+	}
+	p, err = s.presentations.CreateForJourney(ctx, ownerHash, verifier.JourneyStep{
+		Ref: ref, ReturnTo: j.ReturnURL, Expected: j.ExpectedClaims, Bind: s.bind(j.ID, store.StepPresentation, j.PresentationID),
+	})
+	return p, err == nil, err
+}
+
+// mayStart says whether a create may go on given the newest attempt's state.
+func (s *Service) mayStart(j *store.Journey, state attempt) error {
+	switch {
+	case state == attemptGood:
+		return ErrStepDone
+	case state == attemptMissing && s.now().Before(j.StepSetAt.Add(store.StepGrace)):
+		return ErrBusy
+	}
+	return nil
+}
+
+// bind returns the Bind of a new attempt of step: it points journey id at the attempt, if the journey still
+// points where it did when the create began and still accepts steps.
+func (s *Service) bind(id, step, prev string) func(ctx context.Context, newID string) error {
+	return func(ctx context.Context, newID string) error {
+		_, err := s.store.UpdateJourney(ctx, id, func(j *store.Journey) ([]*store.Delivery, error) {
+			now := s.now().UTC()
+			ptr := pointer(j, step)
+			switch {
+			case j.Outcome != "" || !now.Before(j.ExpiresAt):
+				return nil, ErrStepDone
+			case *ptr != prev:
+				return nil, ErrBusy
+			}
+			*ptr, j.StepSetAt, j.UpdatedAt = newID, now, now
+			return nil, nil
+		})
+		return err
+	}
+}
+
+// pointer is j's pointer at its newest attempt of step.
+func pointer(j *store.Journey, step string) *string {
+	if step == store.StepIPA {
+		return &j.IPASessionID
+	}
+	return &j.PresentationID
+}
+
+func (s *Service) newestSession(ctx context.Context, id string) (*store.IPASession, attempt, error) {
+	if id == "" {
+		return nil, attemptNone, nil
+	}
+	sess, err := s.store.IPASession(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, attemptMissing, nil
+	case err != nil:
+		return nil, 0, fmt.Errorf("read journey step: %w", err)
+	}
+	v := ipa.View(sess, s.now())
+	switch v.Status {
+	case store.IPAPending:
+		return v, attemptPending, nil
+	case store.IPACompleted:
+		return v, attemptGood, nil
+	}
+	return v, attemptNone, nil
+}
+
+func (s *Service) newestPresentation(ctx context.Context, id string) (*store.Presentation, attempt, error) {
+	if id == "" {
+		return nil, attemptNone, nil
+	}
+	p, err := s.store.Presentation(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, attemptMissing, nil
+	case err != nil:
+		return nil, 0, fmt.Errorf("read journey step: %w", err)
+	}
+	v := verifier.View(p, s.now())
+	switch v.Status {
+	case store.PresentationCreated, store.PresentationRetrieved:
+		return v, attemptPending, nil
+	case store.PresentationVerified:
+		return v, attemptGood, nil
+	}
+	return v, attemptNone, nil
+}
+
+// latest is the later of ts.
+func latest(ts ...time.Time) time.Time {
+	return slices.MaxFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
+}

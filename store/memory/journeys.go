@@ -1,0 +1,88 @@
+package memory
+
+import (
+	"context"
+	"time"
+
+	"github.com/entra-verifier/entra-verifier/store"
+)
+
+// ownerBinding is the journey a browser was last bound to, until a time.
+type ownerBinding struct {
+	id    string
+	until time.Time
+}
+
+// CreateJourney implements store.Store.
+func (s *Store) CreateJourney(_ context.Context, j *store.Journey, outbox ...*store.Delivery) error {
+	return create(s, &s.journeys, j.ID, j.LaunchHash, j, outbox)
+}
+
+// Journey implements store.Store.
+func (s *Store) Journey(_ context.Context, id string) (*store.Journey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.readJourney(s.journeys.byID[id])
+}
+
+// JourneyByLaunch implements store.Store.
+func (s *Store) JourneyByLaunch(_ context.Context, launchHash string) (*store.Journey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.readJourney(s.journeys.byID[s.journeys.index[launchHash]])
+}
+
+func (s *Store) readJourney(j *store.Journey) (*store.Journey, error) {
+	if j == nil || s.dropped(j.DropAt()) {
+		return nil, store.ErrNotFound
+	}
+	return j.Clone(), nil
+}
+
+// UpdateJourney implements store.Store: fn runs under the store's lock, once.
+func (s *Store) UpdateJourney(_ context.Context, id string, fn store.JourneyUpdater) (*store.Journey, error) {
+	return update(s, &s.journeys, id, s.readJourney, fn, func(next, cur *store.Journey) {
+		next.ID, next.LaunchHash, next.Version = cur.ID, cur.LaunchHash, cur.Version+1
+	}, store.JourneyTopic(id))
+}
+
+// BindJourneyOwner implements store.Store.
+func (s *Store) BindJourneyOwner(_ context.Context, ownerHash, id string, until time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.owners[ownerHash] = ownerBinding{id: id, until: until}
+	return nil
+}
+
+// JourneyByOwner implements store.Store.
+func (s *Store) JourneyByOwner(_ context.Context, ownerHash string) (*store.Journey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.owners[ownerHash]
+	if !ok || s.dropped(b.until) {
+		return nil, store.ErrNotFound
+	}
+	return s.readJourney(s.journeys.byID[b.id])
+}
+
+// enqueueLocked stores copies of outbox's deliveries (a timer of the same id replaces the earlier one).
+func (s *Store) enqueueLocked(outbox []*store.Delivery) {
+	for _, d := range outbox {
+		c := *d
+		s.deliveries[d.ID] = &c
+	}
+}
+
+func (s *Store) sweepJourneysLocked(now time.Time) {
+	for id, j := range s.journeys.byID {
+		if !now.Before(j.DropAt()) {
+			delete(s.journeys.byID, id)
+			delete(s.journeys.index, j.LaunchHash)
+		}
+	}
+	for owner, b := range s.owners {
+		if !now.Before(b.until) {
+			delete(s.owners, owner)
+		}
+	}
+}

@@ -1,0 +1,44 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/entra-verifier/entra-verifier/journey"
+	"github.com/entra-verifier/entra-verifier/routes"
+	"github.com/entra-verifier/entra-verifier/store"
+)
+
+// launch is GET /start/{launchToken}: it binds this browser to the journey (setting the binding cookie
+// when it has none) and sends it to the page; another browser, or an unknown or expired link, gets the 410
+// page.
+func (s *Server) launch(c *gin.Context) {
+	owner, bind := s.owner(c)
+	_, err := s.journeys.Open(c.Request.Context(), c.Param("token"), owner)
+	switch {
+	case errors.Is(err, journey.ErrLinkGone):
+		htmlHeaders(c)
+		c.HTML(http.StatusGone, "gone.html", s.page)
+		return
+	case err != nil:
+		writeError(c, err)
+		return
+	}
+	bind()
+	c.Header("Cache-Control", "no-store")
+	c.Redirect(http.StatusSeeOther, routes.Page)
+}
+
+// activeJourney is the journey c's browser is in while it accepts steps, or nil.
+func (s *Server) activeJourney(c *gin.Context) (*store.Journey, error) {
+	if s.journeys == nil {
+		return nil, nil
+	}
+	j, err := s.journeys.Active(c.Request.Context(), s.ownerFromCookie(c))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return j, err
+}
