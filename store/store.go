@@ -200,6 +200,9 @@ type Store interface {
 	// not, retryAfter says when the window ends. Counts are shared across replicas when the backend is.
 	Allow(ctx context.Context, key string, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error)
 
+	// Owners is the owner index: the newest record of each kind a browser created.
+	Owners
+
 	// Ping reports whether the backend is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.

@@ -35,6 +35,7 @@ type Store struct {
 	watchers      map[string]map[chan struct{}]struct{}
 	windows       map[string]*window
 	deliveries    map[string]*store.Delivery
+	owners        map[ownerKey]newest
 
 	stop chan struct{}
 	done chan struct{}
@@ -60,6 +61,7 @@ func New(opts Options) *Store {
 		watchers:      map[string]map[chan struct{}]struct{}{},
 		windows:       map[string]*window{},
 		deliveries:    map[string]*store.Delivery{},
+		owners:        map[ownerKey]newest{},
 		stop:          make(chan struct{}),
 		done:          make(chan struct{}),
 	}
@@ -286,4 +288,5 @@ func (s *Store) Sweep() {
 	}
 	s.sweepWindowsLocked(now)
 	s.sweepDeliveriesLocked(now)
+	s.sweepOwnersLocked(now)
 }
