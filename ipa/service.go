@@ -89,8 +89,9 @@ func (s *Service) Close() {
 	s.wg.Wait()
 }
 
-// Create launches an IPA session at IDEMIA and stores it, bound to ownerHash.
-func (s *Service) Create(ctx context.Context, ownerHash string) (*store.IPASession, error) {
+// Create launches an IPA session at IDEMIA and stores it, bound to ownerHash; consentAt is when the person
+// accepted the terms of use (zero when none were asked).
+func (s *Service) Create(ctx context.Context, ownerHash string, consentAt time.Time) (*store.IPASession, error) {
 	token, hash := NewCallbackToken()
 	id, err := s.idemia.CreateSession(ctx, s.cfg.URL(routes.IPACallbackPath(token)), s.cfg.URL(routes.IPADone))
 	if err != nil {
@@ -103,7 +104,7 @@ func (s *Service) Create(ctx context.Context, ownerHash string) (*store.IPASessi
 	now := s.now().UTC()
 	sess := &store.IPASession{
 		ID: id, TokenHash: hash, OwnerHash: ownerHash, StartURL: start, Status: store.IPAPending,
-		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(SessionLifetime),
+		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(SessionLifetime), ConsentAt: consentAt.UTC(),
 	}
 	if err := s.store.CreateIPASession(ctx, sess); err != nil {
 		return nil, fmt.Errorf("store IPA session: %w", err)

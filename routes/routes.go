@@ -13,6 +13,11 @@ const (
 	Static  = "/static/*path"
 	Sandbox = "/sandbox/*path"
 	JWKS    = "/.well-known/jwks.json"
+	// Journey is what the page resumes from: this browser's newest session and request (SPEC section 4).
+	Journey = "/api/journey"
+	// BrandLogo and BrandCSS serve VERIFIER_BRAND_LOGO and the accent colour (no inline style under the CSP).
+	BrandLogo = "/brand/logo"
+	BrandCSS  = "/brand/brand.css"
 
 	IPASessions  = "/api/ipa/sessions"
 	IPASession   = IPASessions + "/:id"

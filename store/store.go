@@ -124,10 +124,13 @@ type IPASession struct {
 	IdentityID string `json:"identityId,omitempty"`
 	ProofURL   string `json:"proofUrl,omitempty"`
 	// Identity holds what identity retrieval learnt (never attributes).
-	Identity  *IdentitySummary `json:"identity,omitempty"`
-	CreatedAt time.Time        `json:"createdAt"`
-	UpdatedAt time.Time        `json:"updatedAt"`
-	ExpiresAt time.Time        `json:"expiresAt"`
+	Identity *IdentitySummary `json:"identity,omitempty"`
+	// ConsentAt is when the person accepted the relying party's terms of use (VERIFIER_TERMS_URL) before
+	// starting; zero when none were asked.
+	ConsentAt time.Time `json:"consentAt,omitzero"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
 	// Version is the backend's compare-and-swap token: only store/ and its backends read or write it.
 	Version int64 `json:"version"`
 }
