@@ -48,7 +48,7 @@
       waiting: ['pending'],
       final: (s) => s !== 'pending',
       message: (v) => v.status === 'pending' ? (isPhone ? 'ipa.pending.phone' : 'ipa.pending.desktop') : 'ipa.' + v.status,
-      next: (v) => v.status === 'completed' ? (sections.entra ? 'ipa.completed.next' : '') : 'ipa.retry.next',
+      next: (v) => v.status === 'pending' ? '' : v.status === 'completed' ? (sections.entra ? 'ipa.completed.next' : '') : 'ipa.retry.next',
     },
     entra: {
       create: '/api/verifier/presentation-requests',
