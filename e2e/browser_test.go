@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -204,11 +205,18 @@ func (p *page) problem(s string) {
 	p.problems = append(p.problems, s)
 }
 
-// noProblems asserts the page logged no error, exception or CSP violation.
-func (p *page) noProblems() {
+// noProblems asserts the page logged no error, exception or CSP violation, but for those containing one
+// of expected (e.g. the status of a page answered 400 on purpose).
+func (p *page) noProblems(expected ...string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	assert.Empty(p.t, p.problems, "console errors, exceptions or CSP violations")
+	var left []string
+	for _, pr := range p.problems {
+		if !slices.ContainsFunc(expected, func(e string) bool { return strings.Contains(pr, e) }) {
+			left = append(left, pr)
+		}
+	}
+	assert.Empty(p.t, left, "console errors, exceptions or CSP violations")
 }
 
 func (p *page) do(actions ...chromedp.Action[chromedp.Void]) {
