@@ -56,6 +56,7 @@ type Config struct {
 	IPA       IPA
 	WellKnown WellKnown
 	Result    Result
+	Page      Page
 
 	problems []error           // parse errors found by Load, reported by Validate
 	values   map[string]string // the settings as read, for LogValue
@@ -99,6 +100,20 @@ type Result struct {
 	Claims                    string // comma allow-list
 	ReturnURLAllowlist        string // comma list, parsed by result.ParseAllowlist
 	SigningKey                string // PEM or path
+}
+
+// Page holds the person's page's settings (SPEC section 11).
+type Page struct {
+	// TermsURL, when set, must be accepted before an IPA session starts; PrivacyURL is linked beside it.
+	TermsURL, PrivacyURL string
+	// BrandName is the page's heading and title; DefaultBrandName means unset (the page translates it).
+	BrandName string
+	// BrandLogo is the path of an SVG or PNG file shown in the header ("" for none).
+	BrandLogo string
+	// BrandColor is the accent colour, #rrggbb.
+	BrandColor string
+	// Languages are the offered page languages, the fallback first.
+	Languages []string
 }
 
 // WellKnown holds the paths of the DID descriptors we serve.
@@ -178,6 +193,7 @@ func (c *Config) Validate() error {
 	v.listeners(c)
 	v.halves(c)
 	v.result(c)
+	v.page(c)
 	return errors.Join(v.problems...)
 }
 

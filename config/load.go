@@ -3,6 +3,7 @@ package config
 import (
 	"bufio"
 	"fmt"
+	"github.com/entra-verifier/entra-verifier/i18n"
 	"net/netip"
 	"net/url"
 	"os"
@@ -106,6 +107,13 @@ func Load(getenv Getenv) *Config {
 			ReturnURLAllowlist: l.str("VERIFIER_RETURN_URL_ALLOWLIST"),
 			SigningKey:         l.raw("VERIFIER_RESULT_SIGNING_KEY"),
 		},
+		Page: Page{
+			TermsURL:   l.str("VERIFIER_TERMS_URL"),
+			PrivacyURL: l.str("VERIFIER_PRIVACY_URL"),
+			BrandName:  l.str("VERIFIER_BRAND_NAME"),
+			BrandLogo:  l.str("VERIFIER_BRAND_LOGO"),
+			BrandColor: strings.ToLower(l.str("VERIFIER_BRAND_COLOR")),
+		},
 		WellKnown: WellKnown{
 			DIDJSON:              l.str("WELLKNOWN_DID_JSON"),
 			DIDConfigurationJSON: l.str("WELLKNOWN_DID_CONFIGURATION_JSON"),
@@ -115,6 +123,7 @@ func Load(getenv Getenv) *Config {
 	c.AcceptedRegions = l.list("VERIFIER_ACCEPTED_REGIONS", c.Region)
 	c.IDEMIAStage = strings.ToLower(l.str("VERIFIER_IDEMIA_STAGE"))
 	c.Issuers = l.caseList("VERIFIER_ACCEPTED_ISSUERS")
+	c.Page.Languages = l.list("VERIFIER_LANGUAGES", strings.Join(i18n.Shipped, ","))
 	// Azure Workload Identity injects AZURE_FEDERATED_TOKEN_FILE: it is the credential of a presentation half
 	// configured without one of its own.
 	if azure := l.str("AZURE_FEDERATED_TOKEN_FILE"); azure != "" && c.Entra.Enabled() && c.Entra.credentials() == 0 {

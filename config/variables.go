@@ -13,6 +13,9 @@ type Variable struct {
 	Description string
 }
 
+// DefaultBrandName is VERIFIER_BRAND_NAME's default; the page translates it.
+const DefaultBrandName = "Identity verification"
+
 // Variables lists every variable Load reads, in the order README shows them.
 var Variables = []Variable{
 	{Name: "VERIFIER_LISTEN_ADDR", Default: ":8080", Description: "listen address (the sandbox listens on `127.0.0.1:8080` unless this is set)"},
@@ -39,6 +42,12 @@ var Variables = []Variable{
 	{Name: "VERIFIER_API_KEYS", Secret: true, Description: "backend API keys: comma list of `NAME:KEY`, NAME `[a-z0-9-]{1,32}` (logged), KEY at least 32 characters (never logged); several at once for rotation; without it every `/api/backend/` route answers 404"},
 	{Name: "VERIFIER_LAUNCH_LINK_TTL", Default: "30m", Description: "how long a backend journey's launch link may wait to be opened, `1s` to `168h`; once opened the journey lasts 60 minutes"},
 	{Name: "VERIFIER_RESULT_SIGNING_KEY", DefaultNote: "generated at start (memory store only)", Secret: true, Description: "P-256 private key (PEM, or the path of a PEM file) signing the result token; its public key is served at `/.well-known/jwks.json`"},
+	{Name: "VERIFIER_TERMS_URL", Description: "the relying party's Terms of Use (https, or http on localhost): when set, the person must accept them on the page before the identity check starts, and the acceptance time goes with the IPA session and its result events"},
+	{Name: "VERIFIER_PRIVACY_URL", Description: "the relying party's privacy notice (https, or http on localhost), linked beside the terms"},
+	{Name: "VERIFIER_BRAND_NAME", Default: DefaultBrandName, Description: "heading and title of the person's page (never `ENTRA_CLIENT_NAME`, which is what Authenticator shows); left at the default, the page shows the default in its own language"},
+	{Name: "VERIFIER_BRAND_LOGO", Description: "path of an SVG or PNG file (at most 256 KiB) shown in the page header"},
+	{Name: "VERIFIER_BRAND_COLOR", Default: "#1d4ed8", Description: "accent colour of the page, `#rrggbb`; refused when white text on it has a contrast ratio under 4.5:1"},
+	{Name: "VERIFIER_LANGUAGES", DefaultNote: "every shipped language: `en,fr,de,es,it,nl,pt,pl`", Description: "comma list of the page's offered languages; the first is the fallback when the person's browser asks for none of them"},
 	{Name: "ENTRA_TENANT_ID", Description: "presentation half: Entra tenant (directory) ID of the app registration"},
 	{Name: "ENTRA_CLIENT_ID", Description: "presentation half: application (client) ID of the app registration"},
 	{Name: "ENTRA_CLIENT_SECRET", Secret: true, Description: "presentation half: client secret of the app registration (or `ENTRA_CLIENT_CERTIFICATE`, or `ENTRA_CLIENT_ASSERTION_FILE`: exactly one credential)"},

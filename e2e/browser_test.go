@@ -6,12 +6,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -29,6 +32,7 @@ const phoneUA = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWeb
 type page struct {
 	t        *testing.T
 	ctx      context.Context
+	vp       viewport
 	mu       sync.Mutex
 	problems []string
 }
@@ -44,27 +48,81 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-func newPage(t *testing.T, phone bool) *page {
+// browser is the one headless Chromium of the test binary; each page gets a browser context of its own
+// (own cookies, storage and cache), so tests stay apart without paying for a browser each.
+var browser struct {
+	once   sync.Once
+	ctx    context.Context
+	err    error
+	cancel func()
+}
+
+// sharedBrowser starts the test binary's Chromium on first use; TestMain closes it.
+func sharedBrowser(t *testing.T) context.Context {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
-	if phone {
-		opts = append(opts, chromedp.UserAgent(phoneUA), chromedp.WindowSize(360, 740))
+	path := chromium(t)
+	browser.once.Do(func() {
+		dir, err := os.MkdirTemp("", "e2e-chromium-")
+		if err != nil {
+			browser.err = err
+			return
+		}
+		opts := append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU,
+			chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true),
+			chromedp.UserDataDir(dir), chromedp.WindowSize(1280, 900))
+		alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancelCtx := chromedp.NewContext(alloc)
+		browser.ctx, browser.cancel = ctx, func() { cancelCtx(); cancelAlloc(); _ = os.RemoveAll(dir) }
+		browser.err = chromedp.Do(ctx) // starts the browser
+	})
+	require.NoError(t, browser.err, "start Chromium")
+	return browser.ctx
+}
+
+// closeBrowser ends the shared Chromium, if one was started.
+func closeBrowser() {
+	if browser.cancel != nil {
+		browser.cancel()
 	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	p := &page{t: t, ctx: ctx}
+}
+
+// viewport is the window a page is seen through.
+type viewport struct {
+	name          string
+	width, height int64
+	phone         bool
+}
+
+var (
+	desktop = viewport{name: "desktop", width: 1280, height: 900}
+	phone   = viewport{name: "phone", width: 390, height: 844, phone: true}
+)
+
+func newPage(t *testing.T, isPhone bool) *page {
+	t.Helper()
+	vp := desktop
+	if isPhone {
+		vp = viewport{name: "phone", width: 360, height: 740, phone: true}
+	}
+	return openPage(t, vp, "")
+}
+
+// openPage opens a tab in a fresh browser context seen through vp, its Accept-Language acceptLanguage
+// ("" for Chromium's own).
+func openPage(t *testing.T, vp viewport, acceptLanguage string) *page {
+	t.Helper()
+	tab, cancelTab := chromedp.NewContext(sharedBrowser(t), chromedp.WithNewBrowserContext())
+	ctx, cancelTimeout := context.WithTimeout(tab, 90*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancelTab() })
+	p := &page{t: t, ctx: ctx, vp: vp}
 	t.Cleanup(func() { // leave evidence of a failure beside the other screenshots
 		if t.Failed() {
 			shot, shotCancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer shotCancel()
 			if buf, err := chromedp.Run(shot, chromedp.FullScreenshot(100)); err == nil {
 				_ = os.MkdirAll(screenshotDir, 0o755)
-				_ = os.WriteFile(filepath.Join(screenshotDir, "FAILED-"+t.Name()+".png"), buf, 0o644)
+				_ = os.WriteFile(filepath.Join(screenshotDir, "FAILED-"+strings.ReplaceAll(t.Name(), "/", "-")+".png"), buf, 0o644)
 			}
 			p.mu.Lock()
 			t.Logf("browser problems: %q", p.problems)
@@ -107,11 +165,39 @@ func newPage(t *testing.T, phone bool) *page {
 			p.problem("exception: " + ev.ExceptionDetails.Text)
 		}
 	}()
-	if phone {
-		require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(360, 740, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(2))))
+	ua := ""
+	if vp.phone {
+		ua = phoneUA
 	}
+	require.NoError(t, chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if ua != "" || acceptLanguage != "" {
+			if ua == "" {
+				v, err := cdp.Call(ctx, tg, browserVersion, cdp.Empty{})
+				if err != nil {
+					return err
+				}
+				ua = strings.ReplaceAll(v.UserAgent, "HeadlessChrome", "Chrome")
+			}
+			if _, err := cdp.Call(ctx, tg, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: ua, AcceptLanguage: acceptLanguage}); err != nil {
+				return err
+			}
+		}
+		scale := 1.0
+		if vp.phone {
+			scale = 2
+		}
+		if _, err := cdp.Call(ctx, tg, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
+			Width: vp.width, Height: vp.height, DeviceScaleFactor: scale, Mobile: vp.phone}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, tg, emulation.SetTouchEmulationEnabled, emulation.SetTouchEmulationEnabledParams{Enabled: vp.phone})
+		return err
+	})))
 	return p
 }
+
+// browserVersion reads the browser's user agent, to override only its Accept-Language.
+var browserVersion = cdpbrowser.GetVersion
 
 func (p *page) problem(s string) {
 	p.mu.Lock()
@@ -119,11 +205,18 @@ func (p *page) problem(s string) {
 	p.problems = append(p.problems, s)
 }
 
-// noProblems asserts the page logged no error, exception or CSP violation.
-func (p *page) noProblems() {
+// noProblems asserts the page logged no error, exception or CSP violation, but for those containing one
+// of expected (e.g. the status of a page answered 400 on purpose).
+func (p *page) noProblems(expected ...string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	assert.Empty(p.t, p.problems, "console errors, exceptions or CSP violations")
+	var left []string
+	for _, pr := range p.problems {
+		if !slices.ContainsFunc(expected, func(e string) bool { return strings.Contains(pr, e) }) {
+			left = append(left, pr)
+		}
+	}
+	assert.Empty(p.t, left, "console errors, exceptions or CSP violations")
 }
 
 func (p *page) do(actions ...chromedp.Action[chromedp.Void]) {

@@ -12,5 +12,7 @@ import (
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.TestMode)
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil))) // tests that read logs capture their own
-	os.Exit(m.Run())
+	code := m.Run()
+	closeBrowser()
+	os.Exit(code)
 }

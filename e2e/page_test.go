@@ -39,7 +39,7 @@ func TestPageDesktop(t *testing.T) {
 	p.screenshot("04-entra-qr")
 	require.Equal(t, http.StatusOK, h.Send(id, sandbox.Retrieved()))
 	p.waitFor(`#entra[data-status="retrieved"]`)
-	assert.Equal(t, "QR code scanned — confirm in Authenticator.", p.eval(`document.querySelector('#entra .status').textContent`))
+	assert.Equal(t, "QR code scanned: confirm in Microsoft Authenticator.", p.eval(`document.querySelector('#entra .status').textContent`))
 	assert.False(t, p.visible("#entra .qr"), "the scanned QR code is hidden")
 	p.screenshot("05-entra-retrieved")
 	megan := sandbox.People[0]

@@ -54,7 +54,7 @@ func serviceJourney(t *testing.T, f *fakes) (*ipa.Service, string) {
 	cfg := &config.Config{PublicURL: public, IPA: config.IPA{StartURL: "https://rp-handler.example/api/v1/ipa/start"}}
 	svc = ipa.NewService(ipa.Options{Config: cfg, IDEMIA: f.client(t), Store: st})
 	t.Cleanup(svc.Close)
-	sess, err := svc.Create(t.Context(), "owner")
+	sess, err := svc.Create(t.Context(), "owner", time.Time{})
 	require.NoError(t, err)
 	return svc, sess.ID
 }

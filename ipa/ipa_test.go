@@ -61,7 +61,10 @@ func TestIPASessionLaunch(t *testing.T) {
 	status, page, hdr := h.Do(http.DefaultClient, http.MethodGet, "/ipa/done", nil, nil)
 	assert.Equal(t, http.StatusOK, status)
 	assert.Contains(t, hdr.Get("Content-Type"), "text/html")
-	assert.Contains(t, string(page), "Go back to the page where you started")
+	assert.Contains(t, string(page), "Go back to the device where you started", "another device is told to go back")
+	status, page, _ = h.Do(h.Browser, http.MethodGet, "/ipa/done", nil, nil) // follows the 303
+	assert.Equal(t, http.StatusOK, status)
+	assert.Contains(t, string(page), `id="ipa"`, "the browser of the session lands on the page")
 }
 
 func TestIPACallbacks(t *testing.T) {

@@ -96,9 +96,10 @@ func (s *Service) Close() {
 	s.wg.Wait()
 }
 
-// Create launches an IPA session at IDEMIA and stores it, bound to ownerHash.
-func (s *Service) Create(ctx context.Context, ownerHash string) (*store.IPASession, error) {
-	return s.create(ctx, ownerHash, JourneyStep{})
+// Create launches an IPA session at IDEMIA and stores it, bound to ownerHash; consentAt is when the person
+// accepted the terms of use (zero when none were asked).
+func (s *Service) Create(ctx context.Context, ownerHash string, consentAt time.Time) (*store.IPASession, error) {
+	return s.create(ctx, ownerHash, JourneyStep{ConsentAt: consentAt})
 }
 
 // JourneyStep is what an IPA session created as a backend journey's step carries.
@@ -107,6 +108,8 @@ type JourneyStep struct {
 	// Bind points the journey at the new session's id; it runs after IDEMIA answered and before the session
 	// is stored, so that no stored session of the journey was never its newest.
 	Bind func(ctx context.Context, id string) error
+	// ConsentAt is when the person accepted the terms of use (zero when none were asked).
+	ConsentAt time.Time
 }
 
 // CreateForJourney is Create for a step of a backend journey.
@@ -133,6 +136,7 @@ func (s *Service) create(ctx context.Context, ownerHash string, step JourneyStep
 	sess := &store.IPASession{
 		ID: id, TokenHash: hash, OwnerHash: ownerHash, StartURL: start, Status: store.IPAPending,
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(SessionLifetime), Journey: step.Ref.Clone(),
+		ConsentAt: step.ConsentAt.UTC(),
 	}
 	var outbox []*store.Delivery
 	if s.sends(sess) { // ipa.expired, should it expire unfinished

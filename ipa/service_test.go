@@ -143,7 +143,7 @@ func uuid() string {
 
 func (f *svcFixture) create(t *testing.T) *store.IPASession {
 	t.Helper()
-	s, err := f.svc.Create(t.Context(), svcOwner)
+	s, err := f.svc.Create(t.Context(), svcOwner, time.Time{})
 	require.NoError(t, err)
 	return s
 }
@@ -214,14 +214,14 @@ func TestServiceCreateFailures(t *testing.T) {
 		f := newSvcFixture(t, func(f *svcFixture) {
 			f.idemia.createSession = func(context.Context, string, string) (string, error) { return "", boom }
 		}, nil)
-		_, err := f.svc.Create(t.Context(), svcOwner)
+		_, err := f.svc.Create(t.Context(), svcOwner, time.Time{})
 		assert.ErrorIs(t, err, ipa.ErrUpstream)
 	})
 	t.Run("bad start URL stores nothing", func(t *testing.T) {
 		f := newSvcFixture(t, nil, nil)
 		svc := ipa.NewService(ipa.Options{Config: ipaConfig("not a url"), IDEMIA: f.idemia, Store: f.mem})
 		t.Cleanup(svc.Close)
-		_, err := svc.Create(t.Context(), svcOwner)
+		_, err := svc.Create(t.Context(), svcOwner, time.Time{})
 		require.ErrorContains(t, err, "not an absolute URL")
 		for id := range f.tokens {
 			_, err := f.mem.IPASession(t.Context(), id)
@@ -233,9 +233,9 @@ func TestServiceCreateFailures(t *testing.T) {
 		f := newSvcFixture(t, func(f *svcFixture) {
 			f.idemia.createSession = func(context.Context, string, string) (string, error) { return id, nil }
 		}, nil)
-		_, err := f.svc.Create(t.Context(), svcOwner)
+		_, err := f.svc.Create(t.Context(), svcOwner, time.Time{})
 		require.NoError(t, err)
-		_, err = f.svc.Create(t.Context(), svcOwner)
+		_, err = f.svc.Create(t.Context(), svcOwner, time.Time{})
 		assert.ErrorIs(t, err, store.ErrConflict)
 	})
 }
@@ -359,7 +359,7 @@ func TestServiceWithoutEvents(t *testing.T) {
 	f := newSvcFixture(t, nil, nil)
 	svc := ipa.NewService(ipa.Options{Config: ipaConfig("https://ipa.example.com/start"), IDEMIA: f.idemia, Store: f.mem})
 	t.Cleanup(svc.Close)
-	s, err := svc.Create(t.Context(), svcOwner)
+	s, err := svc.Create(t.Context(), svcOwner, time.Time{})
 	require.NoError(t, err)
 	assert.WithinDuration(t, time.Now(), s.CreatedAt, time.Minute, "no Now: the wall clock")
 	body := fmt.Sprintf(`{"applicationId":"app","sessionId":%q,"timestamp":1,"status":"ERROR"}`, s.ID)

@@ -26,8 +26,9 @@ const (
 )
 
 // StartIPA returns the IPA session of journey j for its browser ownerHash: the pending one the page resumes,
-// or a new one when there is none or the last ended badly.
-func (s *Service) StartIPA(ctx context.Context, j *store.Journey, ownerHash string) (sess *store.IPASession, created bool, err error) {
+// or a new one when there is none or the last ended badly; consentAt is when the person accepted the terms of
+// use (zero when none were asked).
+func (s *Service) StartIPA(ctx context.Context, j *store.Journey, ownerHash string, consentAt time.Time) (sess *store.IPASession, created bool, err error) {
 	if !j.Has(store.StepIPA) || s.sessions == nil {
 		return nil, false, ErrNoSuchStep
 	}
@@ -42,7 +43,7 @@ func (s *Service) StartIPA(ctx context.Context, j *store.Journey, ownerHash stri
 		return cur, false, nil
 	}
 	sess, err = s.sessions.CreateForJourney(ctx, ownerHash, ipa.JourneyStep{
-		Ref: j.Ref(j.FinalStep() == store.StepIPA), Bind: s.bind(j.ID, store.StepIPA, j.IPASessionID),
+		Ref: j.Ref(j.FinalStep() == store.StepIPA), Bind: s.bind(j.ID, store.StepIPA, j.IPASessionID), ConsentAt: consentAt,
 	})
 	return sess, err == nil, err
 }

@@ -33,8 +33,10 @@ type Data struct {
 	ClaimsExpired    bool   `json:"claimsExpired,omitempty"`
 	IdentityID       string `json:"identityId,omitempty"`
 	LevelOfAssurance string `json:"levelOfAssurance,omitempty"`
-	CreatedAt        string `json:"createdAt"`
-	UpdatedAt        string `json:"updatedAt"`
+	// ConsentAcceptedAt is when the person accepted the terms of use before the IPA session (VERIFIER_TERMS_URL).
+	ConsentAcceptedAt string `json:"consentAcceptedAt,omitempty"`
+	CreatedAt         string `json:"createdAt"`
+	UpdatedAt         string `json:"updatedAt"`
 }
 
 // Claims is an allow-list of claim names passed on to the relying party; the portrait goes only if listed.
@@ -88,6 +90,9 @@ func SessionEvent(s *store.IPASession, now time.Time) Event {
 	}
 	if s.Journey != nil {
 		d.JourneyID, d.Reference = s.Journey.ID, s.Journey.Reference
+	}
+	if !s.ConsentAt.IsZero() {
+		d.ConsentAcceptedAt = rfc3339(s.ConsentAt)
 	}
 	return Event{Type: "ipa." + string(s.Status), Timestamp: rfc3339(now), Data: d}
 }

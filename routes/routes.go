@@ -13,6 +13,11 @@ const (
 	Static  = "/static/*path"
 	Sandbox = "/sandbox/*path"
 	JWKS    = "/.well-known/jwks.json"
+	// PageJourney is what the page resumes from: this browser's journey, newest session and request.
+	PageJourney = "/api/journey"
+	// BrandLogo and BrandCSS serve VERIFIER_BRAND_LOGO and the accent colour (no inline style under the CSP).
+	BrandLogo = "/brand/logo"
+	BrandCSS  = "/brand/brand.css"
 
 	IPASessions  = "/api/ipa/sessions"
 	IPASession   = IPASessions + "/:id"

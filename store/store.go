@@ -133,10 +133,13 @@ type IPASession struct {
 	IdentityID string `json:"identityId,omitempty"`
 	ProofURL   string `json:"proofUrl,omitempty"`
 	// Identity holds what identity retrieval learnt (never attributes).
-	Identity  *IdentitySummary `json:"identity,omitempty"`
-	CreatedAt time.Time        `json:"createdAt"`
-	UpdatedAt time.Time        `json:"updatedAt"`
-	ExpiresAt time.Time        `json:"expiresAt"`
+	Identity *IdentitySummary `json:"identity,omitempty"`
+	// ConsentAt is when the person accepted the relying party's terms of use (VERIFIER_TERMS_URL) before
+	// starting; zero when none were asked.
+	ConsentAt time.Time `json:"consentAt,omitzero"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
 	// Journey is set for a session that is a step of a backend journey.
 	Journey *JourneyRef `json:"journey,omitempty"`
 	// ExpiryNotified says ipa.expired was queued (once) for a session that expired unfinished.
@@ -231,6 +234,9 @@ type Store interface {
 	// Allow counts one event under key in a fixed window and reports whether it is within limit; when it is
 	// not, retryAfter says when the window ends. Counts are shared across replicas when the backend is.
 	Allow(ctx context.Context, key string, limit int, window time.Duration) (ok bool, retryAfter time.Duration, err error)
+
+	// Owners is the owner index: the newest record of each kind a browser created.
+	Owners
 
 	// Ping reports whether the backend is reachable.
 	Ping(ctx context.Context) error

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -29,7 +30,7 @@ type Journeys interface {
 	Proof(ctx context.Context, id string) (*ipa.Proof, error)
 	Open(ctx context.Context, token, ownerHash string) (*store.Journey, error)
 	Active(ctx context.Context, ownerHash string) (*store.Journey, error)
-	StartIPA(ctx context.Context, j *store.Journey, ownerHash string) (*store.IPASession, bool, error)
+	StartIPA(ctx context.Context, j *store.Journey, ownerHash string, consentAt time.Time) (*store.IPASession, bool, error)
 	StartPresentation(ctx context.Context, j *store.Journey, ownerHash string) (*store.Presentation, bool, error)
 }
 

@@ -68,14 +68,17 @@ type sessionsFake struct {
 	create   func(ctx context.Context, owner string) (*store.IPASession, error)
 	get      func(ctx context.Context, id, owner string) (*store.IPASession, error)
 	callback func(ctx context.Context, token string, body []byte) (ipa.Outcome, error)
+
+	consentAt time.Time // what the last Create was given
 }
 
 var _ web.Sessions = (*sessionsFake)(nil)
 
-func (f *sessionsFake) Create(ctx context.Context, owner string) (*store.IPASession, error) {
+func (f *sessionsFake) Create(ctx context.Context, owner string, consentAt time.Time) (*store.IPASession, error) {
 	if f.create == nil {
 		return nil, errUnexpected
 	}
+	f.consentAt = consentAt
 	return f.create(ctx, owner)
 }
 
@@ -100,6 +103,12 @@ type storeFake struct {
 	ping  func(ctx context.Context) error
 	allow func(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error)
 }
+
+// SetNewest implements store.Owners: these tests do not resume, so nothing is recorded.
+func (f *storeFake) SetNewest(context.Context, string, store.Kind, string, time.Time) error { return nil }
+
+// Newest implements store.Owners: no browser has anything to resume.
+func (f *storeFake) Newest(context.Context, string, store.Kind) (string, error) { return "", store.ErrNotFound }
 
 func (f *storeFake) Watch(ctx context.Context, topic string) (<-chan struct{}, error) {
 	if f.watch == nil {

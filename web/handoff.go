@@ -33,15 +33,9 @@ type createBody struct {
 
 // returnTo reads the create body's returnTo and checks it against the allow-list ("" when absent).
 func (s *Server) returnTo(c *gin.Context) (string, error) {
-	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 16<<10))
-	if err != nil {
-		return "", &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: "the body is too large", Err: err}
-	}
 	var body createBody
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &body); err != nil {
-			return "", &Error{Status: http.StatusBadRequest, Code: "malformed", Message: "the body is not the expected JSON", Err: err}
-		}
+	if err := readBody(c, &body); err != nil {
+		return "", err
 	}
 	if body.ReturnTo == "" {
 		return "", nil
@@ -54,6 +48,21 @@ func (s *Server) returnTo(c *gin.Context) (string, error) {
 		return "", errReturnTo
 	}
 	return u.String(), nil
+}
+
+// readBody reads a create's optional JSON body (at most 16 KiB) into v; an empty body leaves v as it is.
+func readBody(c *gin.Context, v any) error {
+	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 16<<10))
+	if err != nil {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: "the body is too large", Err: err}
+	}
+	if len(raw) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return &Error{Status: http.StatusBadRequest, Code: "malformed", Message: "the body is not the expected JSON", Err: err}
+	}
+	return nil
 }
 
 // presentationReturn sends the browser back to the request's return URL with result=<signed token>, once.
@@ -101,8 +110,7 @@ func (s *Server) pageReturnTo(c *gin.Context) (string, bool) {
 		u, err = s.handoff.Allowlist.Check(raw)
 	}
 	if err != nil {
-		htmlHeaders(c)
-		c.HTML(http.StatusBadRequest, "refused.html", nil)
+		s.renderPage(c, http.StatusBadRequest, "refused.html", pageOptions{})
 		return "", false
 	}
 	return u.String(), true

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -13,7 +14,7 @@ import (
 
 // Sessions is what the IPA routes need from the IPA domain (*ipa.Service).
 type Sessions interface {
-	Create(ctx context.Context, ownerHash string) (*store.IPASession, error)
+	Create(ctx context.Context, ownerHash string, consentAt time.Time) (*store.IPASession, error)
 	Get(ctx context.Context, id, ownerHash string) (*store.IPASession, error)
 	HandleCallback(ctx context.Context, token string, body []byte) (ipa.Outcome, error)
 }
@@ -37,7 +38,29 @@ func (s *Server) mountSessions(api gin.IRoutes) {
 	s.engine.GET(routes.IPADone, s.ipaDone)
 }
 
+// errConsentRequired answers a create without the terms' acceptance when VERIFIER_TERMS_URL is set.
+var errConsentRequired = &Error{Status: http.StatusBadRequest, Code: "consent_required",
+	Message: "accept the terms of use first: send {\"consent\": true}"}
+
+// sessionBody is the optional JSON body of POST /api/ipa/sessions.
+type sessionBody struct {
+	Consent bool `json:"consent"`
+}
+
 func (s *Server) createSession(c *gin.Context) {
+	var body sessionBody
+	if err := readBody(c, &body); err != nil {
+		writeError(c, err)
+		return
+	}
+	var consentAt time.Time
+	if s.cfg.Page.TermsURL != "" {
+		if !body.Consent {
+			writeError(c, errConsentRequired)
+			return
+		}
+		consentAt = s.now().UTC()
+	}
 	owner, bind := s.owner(c)
 	j, err := s.activeJourney(c)
 	if err != nil {
@@ -46,22 +69,28 @@ func (s *Server) createSession(c *gin.Context) {
 	}
 	var sess *store.IPASession
 	if j != nil {
-		sess, _, err = s.journeys.StartIPA(c.Request.Context(), j, owner)
+		sess, _, err = s.journeys.StartIPA(c.Request.Context(), j, owner, consentAt)
 	} else {
-		sess, err = s.sessions.Create(c.Request.Context(), owner)
+		sess, err = s.sessions.Create(c.Request.Context(), owner, consentAt)
 	}
 	if err != nil {
 		writeError(c, err)
 		return
 	}
 	bind()
+	s.setNewest(c.Request.Context(), owner, store.KindIPASession, sess.ID, sess.CreatedAt)
 	s.metrics.created.WithLabelValues("ipa").Inc()
-	c.JSON(http.StatusCreated, gin.H{
+	c.JSON(http.StatusCreated, sessionCreated(sess))
+}
+
+// sessionCreated is the create answer of an IPA session, also part of its resume in GET /api/journey.
+func sessionCreated(sess *store.IPASession) gin.H {
+	return gin.H{
 		"sessionId": sess.ID,
 		"startUrl":  sess.StartURL,
 		"qrCodeUrl": routes.IPAQRPath(sess.ID),
 		"expiresAt": rfc3339(sess.ExpiresAt),
-	})
+	}
 }
 
 // readSession reads the session named in c's path as c's browser sees it.
@@ -138,8 +167,14 @@ func (s *Server) sessionCallback(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
-// ipaDone is where the phone lands when IPA ends.
+// ipaDone is where the phone lands when IPA ends: the browser that started the session goes back to its
+// page, which resumes on the outcome; any other (IPA ran on another device) is told to go back there.
 func (s *Server) ipaDone(c *gin.Context) {
-	htmlHeaders(c)
-	c.HTML(http.StatusOK, "done.html", s.page)
+	if owner := s.ownerFromCookie(c); owner != "" {
+		if _, err := s.newestSession(c.Request.Context(), owner); err == nil {
+			c.Redirect(http.StatusSeeOther, routes.Page)
+			return
+		}
+	}
+	s.renderPage(c, http.StatusOK, "done.html", pageOptions{})
 }

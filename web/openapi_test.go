@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -88,7 +89,7 @@ func (fakePresentations) HandleCallback(ctx context.Context, apiKey string, body
 
 type fakeSessions struct{}
 
-func (fakeSessions) Create(ctx context.Context, owner string) (*store.IPASession, error) {
+func (fakeSessions) Create(ctx context.Context, owner string, _ time.Time) (*store.IPASession, error) {
 	s := sRecord
 	return &s, nil
 }
@@ -120,6 +121,9 @@ func newServerWith(t *testing.T, p web.Presentations, sessions web.Sessions, kv 
 		"ENTRA_VERIFIER_DID": "did:web:verifier.example.com",
 		"IPA_COGNITO_URL":    "https://cognito.example.com", "IPA_CLIENT_ID": "ipa", "IPA_CLIENT_SECRET": "ipa-secret",
 	}
+	logo := filepath.Join(t.TempDir(), "logo.svg") // so /brand/logo is served
+	require.NoError(t, os.WriteFile(logo, []byte(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"/>`), 0o600))
+	env["VERIFIER_BRAND_LOGO"] = logo
 	for i := 0; i+1 < len(kv); i += 2 {
 		env[kv[i]] = kv[i+1]
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/entra-verifier/entra-verifier/ipa"
 	"github.com/entra-verifier/entra-verifier/store"
@@ -86,7 +87,7 @@ func (ownedPresentations) HandleCallback(context.Context, string, []byte) (verif
 // ownedSessions is the Sessions side of f.
 type ownedSessions struct{ *ownedRecords }
 
-func (f ownedSessions) Create(_ context.Context, owner string) (*store.IPASession, error) {
+func (f ownedSessions) Create(_ context.Context, owner string, _ time.Time) (*store.IPASession, error) {
 	f.mu.Lock()
 	f.created = append(f.created, owner)
 	f.mu.Unlock()

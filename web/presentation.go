@@ -71,13 +71,19 @@ func (s *Server) createPresentation(c *gin.Context) {
 		return
 	}
 	bind()
+	s.setNewest(c.Request.Context(), owner, store.KindPresentation, p.ID, p.CreatedAt)
 	s.metrics.created.WithLabelValues("presentation").Inc()
-	c.JSON(http.StatusCreated, gin.H{
+	c.JSON(http.StatusCreated, presentationCreated(p))
+}
+
+// presentationCreated is the create answer of a presentation request, also part of its resume in GET /api/journey.
+func presentationCreated(p *store.Presentation) gin.H {
+	return gin.H{
 		"requestId": p.ID,
 		"url":       p.URL,
 		"qrCodeUrl": routes.PresentationQRPath(p.ID),
 		"expiresAt": rfc3339(p.ExpiresAt),
-	})
+	}
 }
 
 // readPresentation reads the request named in c's path as c's browser sees it.

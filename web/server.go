@@ -11,7 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/entra-verifier/entra-verifier/config"
+	"github.com/entra-verifier/entra-verifier/i18n"
 	"github.com/entra-verifier/entra-verifier/routes"
+	"github.com/entra-verifier/entra-verifier/store"
 	"github.com/entra-verifier/entra-verifier/wellknown"
 )
 
@@ -32,6 +34,7 @@ type Options struct {
 		Watcher
 		Pinger
 		Limiter
+		store.Owners
 	}
 	Presentations Presentations
 	// Sessions may be nil when the IPA half is off.
@@ -60,13 +63,15 @@ type Server struct {
 	watch         Watcher
 	ping          Pinger
 	limits        Limiter
+	owners        store.Owners
 	presentations Presentations
 	sessions      Sessions
 	journeys      Journeys
 	retrieval     bool
 	sandbox       *Sandbox
 	handoff       *Handoff
-	page          pageData // what every page renders
+	page          pageSite        // what every page renders the same for everyone
+	catalogue     *i18n.Catalogue // the page's texts in the offered languages
 	metrics       *Metrics
 	qr            *qrCache
 	streams       *streamSlots
@@ -80,7 +85,7 @@ type Server struct {
 // New builds the server and its routes.
 func New(opts Options) (*Server, error) {
 	s := &Server{
-		cfg: opts.Config, engine: gin.New(), watch: opts.Store, ping: opts.Store, limits: opts.Store,
+		cfg: opts.Config, engine: gin.New(), watch: opts.Store, ping: opts.Store, limits: opts.Store, owners: opts.Store,
 		presentations: opts.Presentations, sessions: opts.Sessions, journeys: opts.Journeys, handoff: opts.Handoff, retrieval: opts.IdentityRetrieval, metrics: opts.Metrics, qr: newQRCache(4096),
 		streams: newStreamSlots(max(opts.Config.StreamsPerBrowser, 1)),
 		now:     opts.Now, shutdown: make(chan struct{}),
@@ -141,6 +146,7 @@ func New(opts Options) (*Server, error) {
 		e.GET(routes.Launch, s.launch)
 		slog.Info("backend routes on", "apiKeys", keyNames(opts.Config.APIKeys))
 	}
+	api.GET(routes.PageJourney, s.journey)
 	if err := s.mountPage(); err != nil {
 		return nil, err
 	}

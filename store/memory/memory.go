@@ -38,6 +38,7 @@ type Store struct {
 	deliveries    map[string]*store.Delivery
 	journeys      table[*store.Journey]
 	owners        map[string]ownerBinding
+	latest        map[ownerKey]newest
 
 	stop chan struct{}
 	done chan struct{}
@@ -65,6 +66,7 @@ func New(opts Options) *Store {
 		deliveries:    map[string]*store.Delivery{},
 		journeys:      newTable[*store.Journey](),
 		owners:        map[string]ownerBinding{},
+		latest:        map[ownerKey]newest{},
 		stop:          make(chan struct{}),
 		done:          make(chan struct{}),
 	}
@@ -292,4 +294,5 @@ func (s *Store) Sweep() {
 	s.sweepJourneysLocked(now)
 	s.sweepWindowsLocked(now)
 	s.sweepDeliveriesLocked(now)
+	s.sweepOwnersLocked(now)
 }

@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"JourneyCreateReadUpdateBind", testJourney},
 		{"JourneyConcurrentUpdatersOneWins", testJourneyRace},
 		{"StepRecordsWithJourneyAndOutbox", testStepRecords},
+		{"OwnersNewestPerBrowserAndKind", testOwners},
 		{"Ping", func(t *testing.T, s store.Store) { require.NoError(t, s.Ping(t.Context())) }},
 	}
 	for _, tc := range tests {
@@ -482,4 +483,39 @@ func requireSignal(t *testing.T, ch <-chan struct{}) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no notification within 5s")
 	}
+}
+
+// testOwners checks the owner index: the newest ID per browser and kind, kept apart per browser and kind,
+// replaced by the next, and gone once its until has passed.
+func testOwners(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	alice, bob := "owner-"+ID(), "owner-"+ID()
+	_, err := s.Newest(ctx, alice, store.KindIPASession)
+	require.ErrorIs(t, err, store.ErrNotFound, "no entry before the first record")
+
+	until := time.Now().Add(time.Hour)
+	require.NoError(t, s.SetNewest(ctx, alice, store.KindIPASession, "first", until))
+	require.NoError(t, s.SetNewest(ctx, alice, store.KindIPASession, "second", until))
+	require.NoError(t, s.SetNewest(ctx, alice, store.KindPresentation, "request", until))
+	require.NoError(t, s.SetNewest(ctx, bob, store.KindIPASession, "bobs", until))
+
+	for _, tc := range []struct {
+		owner string
+		kind  store.Kind
+		want  string
+	}{
+		{alice, store.KindIPASession, "second"},
+		{alice, store.KindPresentation, "request"},
+		{bob, store.KindIPASession, "bobs"},
+	} {
+		got, err := s.Newest(ctx, tc.owner, tc.kind)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got, "%s %s", tc.owner, tc.kind)
+	}
+	_, err = s.Newest(ctx, bob, store.KindPresentation)
+	assert.ErrorIs(t, err, store.ErrNotFound, "kinds are kept apart")
+
+	require.NoError(t, s.SetNewest(ctx, bob, store.KindPresentation, "gone", time.Now().Add(-time.Second)))
+	_, err = s.Newest(ctx, bob, store.KindPresentation)
+	assert.ErrorIs(t, err, store.ErrNotFound, "an entry past its until is gone")
 }
