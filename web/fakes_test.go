@@ -105,10 +105,14 @@ type storeFake struct {
 }
 
 // SetNewest implements store.Owners: these tests do not resume, so nothing is recorded.
-func (f *storeFake) SetNewest(context.Context, string, store.Kind, string, time.Time) error { return nil }
+func (f *storeFake) SetNewest(context.Context, string, store.Kind, string, time.Time) error {
+	return nil
+}
 
 // Newest implements store.Owners: no browser has anything to resume.
-func (f *storeFake) Newest(context.Context, string, store.Kind) (string, error) { return "", store.ErrNotFound }
+func (f *storeFake) Newest(context.Context, string, store.Kind) (string, error) {
+	return "", store.ErrNotFound
+}
 
 func (f *storeFake) Watch(ctx context.Context, topic string) (<-chan struct{}, error) {
 	if f.watch == nil {
