@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/require"
 
 	"github.com/entra-verifier/entra-verifier/app"
@@ -259,4 +261,11 @@ func ToAny(s []string) []any {
 		out[i] = v
 	}
 	return out
+}
+
+// Quiet sets gin to test mode and discards the default logger, for a test binary's TestMain: tests that read
+// logs capture their own.
+func Quiet() {
+	gin.SetMode(gin.TestMode)
+	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
 }

@@ -1,17 +1,12 @@
 package e2e
 
 import (
-	"io"
-	"log/slog"
 	"os"
 	"testing"
-
-	"github.com/gin-gonic/gin"
 )
 
 func TestMain(m *testing.M) {
-	gin.SetMode(gin.TestMode)
-	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil))) // tests that read logs capture their own
+	Quiet()
 	code := m.Run()
 	closeBrowser()
 	os.Exit(code)

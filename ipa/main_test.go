@@ -1,17 +1,13 @@
 package ipa_test
 
 import (
-	"io"
-	"log/slog"
 	"os"
 	"testing"
 
-	"github.com/gin-gonic/gin"
+	"github.com/entra-verifier/entra-verifier/e2e"
 )
 
-// TestMain quiets gin and the default logger, as the e2e package does: tests that read logs capture their own.
 func TestMain(m *testing.M) {
-	gin.SetMode(gin.TestMode)
-	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	e2e.Quiet()
 	os.Exit(m.Run())
 }

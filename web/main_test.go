@@ -1,16 +1,13 @@
 package web_test
 
 import (
-	"io"
-	"log/slog"
 	"os"
 	"testing"
 
-	"github.com/gin-gonic/gin"
+	"github.com/entra-verifier/entra-verifier/e2e"
 )
 
 func TestMain(m *testing.M) {
-	gin.SetMode(gin.TestMode)
-	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil))) // tests that read logs capture their own
+	e2e.Quiet()
 	os.Exit(m.Run())
 }
