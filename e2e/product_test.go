@@ -350,3 +350,60 @@ func TestPageBrand(t *testing.T) {
 		p.noProblems()
 	}
 }
+
+// TestSandboxPhone walks the sandbox at 390×844 in one tab, the simulated phone included: the person chosen
+// in the identity check is the one the simulated Authenticator offers first, the phone's buttons and birth
+// dates fit its card, and the sandbox's pages (the refused page and the phone's own) carry the SANDBOX
+// banner and a favicon.
+func TestSandboxPhone(t *testing.T) {
+	sp := startSandboxBinary(t)
+	chosen := sandbox.People[2]
+	p := openPage(t, phone, "en")
+	fits := func(what, sel string) {
+		t.Helper()
+		assert.Equal(t, "yes", p.eval(`(() => { const card = document.querySelector('.phone main').getBoundingClientRect();
+			const all = [...document.querySelectorAll('`+sel+`')];
+			return all.length && all.every(e => { const r = e.getBoundingClientRect();
+				return r.left >= card.left && r.right <= card.right && e.getClientRects().length === 1; }) ? 'yes' : 'no'; })()`),
+			"%s (%s) on one line inside the phone's card", what, sel)
+	}
+	p.open(sp.base + "/")
+	p.click("#ipa [data-action=start]")
+	p.waitFor(`#ipa [data-role=phone]:not([hidden])`)
+	p.open(p.eval(`document.querySelector('#ipa [data-role=phone]').href`))
+	p.waitFor(`button[value="completed"]`)
+	fits("birth dates", ".person .born")
+	p.click(`input[name=person][value="` + chosen.ID + `"]`)
+	p.click(`button[value="completed"]`)
+	p.waitFor(`.phone a.button`)
+	assert.Contains(t, p.text(".phone main"), chosen.FirstName+"'s VerifiedIdentity credential")
+	fits("the Continue button", ".phone a.button")
+	p.shot("15-sandbox-phone-ipa-finished")
+
+	p.click(".phone a.button") // to /ipa/done, then the page, step 1 done
+	p.waitFor(`#ipa[data-status="completed"][data-done]`)
+	p.click("#entra [data-action=start]")
+	p.waitFor(`#entra [data-role=phone]:not([hidden])`)
+	p.open(p.eval(`document.querySelector('#entra [data-role=phone]').href`))
+	p.waitFor(`button[value="verified"]`)
+	assert.Equal(t, chosen.ID, p.eval(`document.querySelector('input[name=person]:checked').value`),
+		"the person of the identity check is pre-selected")
+	fits("birth dates", ".person .born")
+	fits("the outcome buttons", "button[name=outcome]")
+	p.shot("16-sandbox-phone-present")
+	p.click(`button[value="verified"]`)
+	p.waitFor(`.phone h1`)
+	p.open(sp.base + "/")
+	p.waitFor(`#entra[data-status="verified"] .claims dl`)
+	assert.Contains(t, p.text("#entra .claims dl"), chosen.FirstName)
+
+	for _, path := range []string{"/?return_to=https://evil.example/", "/sandbox/ipa/start?session-id=unknown"} {
+		p.open(sp.base + path)
+		assert.Contains(t, p.eval(`(document.querySelector('.sandbox-banner, .banner') || {}).textContent || ''`), "SANDBOX", path)
+		icon := p.eval(`(document.querySelector('link[rel=icon]') || {}).href || ''`)
+		require.NotEmpty(t, icon, "%s has a favicon", path)
+		assert.Equal(t, "200 image/svg+xml", p.await(`fetch('`+icon+`').then(r => r.status + ' ' + r.headers.get('Content-Type').split(';')[0])`), path)
+	}
+	p.shot("17-sandbox-phone-unknown-session")
+	p.noProblems("status of 400 (Bad Request) "+sp.base+"/?return_to=", "status of 404 (Not Found) "+sp.base+"/sandbox/ipa/start")
+}
