@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
@@ -136,6 +137,24 @@ func TestPageStates(t *testing.T) {
 			state("08-entra-failed", `#entra[data-status="failed"] [data-action=restart]:not([hidden])`)
 			assert.Equal(t, "The verification failed. The credential has been revoked.", p.text("#entra .status"))
 			assert.Equal(t, "Do step 1 again to get a new Verified Identity, then share it.", p.text("#entra .next"))
+
+			// A request nobody answers in time: the page says so and offers a new one.
+			h.RS.SetLifetime(3 * time.Second)
+			p.click("#entra [data-action=restart]")
+			p.waitFor(`#entra[data-status="created"]`)
+			unanswered := p.idFromQR("entra")
+			assert.NotEqual(t, newer, unanswered)
+			state("08b-entra-expired", `#entra[data-status="expired"] [data-action=restart]:not([hidden])`)
+			assert.Equal(t, unanswered, p.await(`fetch('/api/journey').then(r => r.json()).then(j => j.presentationRequest.requestId)`),
+				"the reload resumes on the expired request")
+			assert.False(t, p.visible("#entra .qr img"), "no QR code of an expired request")
+			assert.Equal(t, "This request has expired.", p.text("#entra .status"))
+			assert.Equal(t, "Make a new request and answer it within a few minutes.", p.text("#entra .next"))
+			assert.False(t, p.visible("#entra [data-role=open]"), "no link to an expired request")
+			h.RS.SetLifetime(0)
+			p.click("#entra [data-action=restart]")
+			p.waitFor(`#entra[data-status="created"] [data-role=open][href^="openid-vc://"]`)
+			assert.NotEqual(t, unanswered, p.idFromQR("entra"), "the retry makes a new request")
 
 			// Another browser whose identity check fails: step 2 is not offered.
 			q := openPage(t, vp, "en")
