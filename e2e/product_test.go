@@ -341,6 +341,14 @@ func TestPageLanguageFromJourneyLocale(t *testing.T) {
 				assert.Empty(t, englishLeft(p, lang, cat), "%s from the journey's locale", lang)
 			}
 			p.noProblems()
+			if lang == i18n.Shipped[0] { // the link in another browser: the refused-link page, with its favicon
+				q := openPage(t, desktop, lang)
+				q.open(created.LaunchURL)
+				icon := q.eval(`(document.querySelector('link[rel=icon]') || {}).href || ''`)
+				require.NotEmpty(t, icon, "the 410 page has a favicon")
+				assert.Equal(t, "200", q.await(`fetch('`+icon+`').then(r => String(r.status))`))
+				q.noProblems("status of 410 (Gone) " + created.LaunchURL)
+			}
 		})
 	}
 }
