@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
@@ -136,6 +137,24 @@ func TestPageStates(t *testing.T) {
 			state("08-entra-failed", `#entra[data-status="failed"] [data-action=restart]:not([hidden])`)
 			assert.Equal(t, "The verification failed. The credential has been revoked.", p.text("#entra .status"))
 			assert.Equal(t, "Do step 1 again to get a new Verified Identity, then share it.", p.text("#entra .next"))
+
+			// A request nobody answers in time: the page says so and offers a new one.
+			h.RS.SetLifetime(3 * time.Second)
+			p.click("#entra [data-action=restart]")
+			p.waitFor(`#entra[data-status="created"]`)
+			unanswered := p.idFromQR("entra")
+			assert.NotEqual(t, newer, unanswered)
+			state("08b-entra-expired", `#entra[data-status="expired"] [data-action=restart]:not([hidden])`)
+			assert.Equal(t, unanswered, p.await(`fetch('/api/journey').then(r => r.json()).then(j => j.presentationRequest.requestId)`),
+				"the reload resumes on the expired request")
+			assert.False(t, p.visible("#entra .qr img"), "no QR code of an expired request")
+			assert.Equal(t, "This request has expired.", p.text("#entra .status"))
+			assert.Equal(t, "Make a new request and answer it within a few minutes.", p.text("#entra .next"))
+			assert.False(t, p.visible("#entra [data-role=open]"), "no link to an expired request")
+			h.RS.SetLifetime(0)
+			p.click("#entra [data-action=restart]")
+			p.waitFor(`#entra[data-status="created"] [data-role=open][href^="openid-vc://"]`)
+			assert.NotEqual(t, unanswered, p.idFromQR("entra"), "the retry makes a new request")
 
 			// Another browser whose identity check fails: step 2 is not offered.
 			q := openPage(t, vp, "en")
@@ -322,6 +341,14 @@ func TestPageLanguageFromJourneyLocale(t *testing.T) {
 				assert.Empty(t, englishLeft(p, lang, cat), "%s from the journey's locale", lang)
 			}
 			p.noProblems()
+			if lang == i18n.Shipped[0] { // the link in another browser: the refused-link page, with its favicon
+				q := openPage(t, desktop, lang)
+				q.open(created.LaunchURL)
+				icon := q.eval(`(document.querySelector('link[rel=icon]') || {}).href || ''`)
+				require.NotEmpty(t, icon, "the 410 page has a favicon")
+				assert.Equal(t, "200", q.await(`fetch('`+icon+`').then(r => String(r.status))`))
+				q.noProblems("status of 410 (Gone) " + created.LaunchURL)
+			}
 		})
 	}
 }
@@ -349,4 +376,61 @@ func TestPageBrand(t *testing.T) {
 		p.shot("14-brand")
 		p.noProblems()
 	}
+}
+
+// TestSandboxPhone walks the sandbox at 390×844 in one tab, the simulated phone included: the person chosen
+// in the identity check is the one the simulated Authenticator offers first, the phone's buttons and birth
+// dates fit its card, and the sandbox's pages (the refused page and the phone's own) carry the SANDBOX
+// banner and a favicon.
+func TestSandboxPhone(t *testing.T) {
+	sp := startSandboxBinary(t)
+	chosen := sandbox.People[2]
+	p := openPage(t, phone, "en")
+	fits := func(what, sel string) {
+		t.Helper()
+		assert.Equal(t, "yes", p.eval(`(() => { const card = document.querySelector('.phone main').getBoundingClientRect();
+			const all = [...document.querySelectorAll('`+sel+`')];
+			return all.length && all.every(e => { const r = e.getBoundingClientRect();
+				return r.left >= card.left && r.right <= card.right && e.getClientRects().length === 1; }) ? 'yes' : 'no'; })()`),
+			"%s (%s) on one line inside the phone's card", what, sel)
+	}
+	p.open(sp.base + "/")
+	p.click("#ipa [data-action=start]")
+	p.waitFor(`#ipa [data-role=phone]:not([hidden])`)
+	p.open(p.eval(`document.querySelector('#ipa [data-role=phone]').href`))
+	p.waitFor(`button[value="completed"]`)
+	fits("birth dates", ".person .born")
+	p.click(`input[name=person][value="` + chosen.ID + `"]`)
+	p.click(`button[value="completed"]`)
+	p.waitFor(`.phone a.button`)
+	assert.Contains(t, p.text(".phone main"), chosen.FirstName+"'s VerifiedIdentity credential")
+	fits("the Continue button", ".phone a.button")
+	p.shot("15-sandbox-phone-ipa-finished")
+
+	p.click(".phone a.button") // to /ipa/done, then the page, step 1 done
+	p.waitFor(`#ipa[data-status="completed"][data-done]`)
+	p.click("#entra [data-action=start]")
+	p.waitFor(`#entra [data-role=phone]:not([hidden])`)
+	p.open(p.eval(`document.querySelector('#entra [data-role=phone]').href`))
+	p.waitFor(`button[value="verified"]`)
+	assert.Equal(t, chosen.ID, p.eval(`document.querySelector('input[name=person]:checked').value`),
+		"the person of the identity check is pre-selected")
+	fits("birth dates", ".person .born")
+	fits("the outcome buttons", "button[name=outcome]")
+	p.shot("16-sandbox-phone-present")
+	p.click(`button[value="verified"]`)
+	p.waitFor(`.phone h1`)
+	p.open(sp.base + "/")
+	p.waitFor(`#entra[data-status="verified"] .claims dl`)
+	assert.Contains(t, p.text("#entra .claims dl"), chosen.FirstName)
+
+	for _, path := range []string{"/?return_to=https://evil.example/", "/sandbox/ipa/start?session-id=unknown"} {
+		p.open(sp.base + path)
+		assert.Contains(t, p.eval(`(document.querySelector('.sandbox-banner, .banner') || {}).textContent || ''`), "SANDBOX", path)
+		icon := p.eval(`(document.querySelector('link[rel=icon]') || {}).href || ''`)
+		require.NotEmpty(t, icon, "%s has a favicon", path)
+		assert.Equal(t, "200 image/svg+xml", p.await(`fetch('`+icon+`').then(r => r.status + ' ' + r.headers.get('Content-Type').split(';')[0])`), path)
+	}
+	p.shot("17-sandbox-phone-unknown-session")
+	p.noProblems("status of 400 (Bad Request) "+sp.base+"/?return_to=", "status of 404 (Not Found) "+sp.base+"/sandbox/ipa/start")
 }

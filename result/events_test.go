@@ -94,6 +94,12 @@ func TestEventsSessionEnded(t *testing.T) {
 				"identityId":"id-43","createdAt":"2026-03-14T09:20:00Z","updatedAt":"2026-03-14T09:21:30Z"}}`,
 		},
 		{
+			name: "completed after the terms were accepted: the acceptance time, in UTC",
+			s:    store.IPASession{ID: "sess-5", Status: store.IPACompleted, IdentityID: "id-44", ConsentAt: created.Add(-time.Minute)},
+			want: `{"type":"ipa.completed","timestamp":"2026-03-14T09:26:53Z","data":{"sessionId":"sess-5","status":"completed",
+				"identityId":"id-44","consentAcceptedAt":"2026-03-14T09:19:00Z","createdAt":"2026-03-14T09:20:00Z","updatedAt":"2026-03-14T09:21:30Z"}}`,
+		},
+		{
 			name: "error",
 			s:    store.IPASession{ID: "sess-3", Status: store.IPAError},
 			want: `{"type":"ipa.error","timestamp":"2026-03-14T09:26:53Z","data":{"sessionId":"sess-3","status":"error",

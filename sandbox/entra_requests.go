@@ -66,6 +66,14 @@ type RequestService struct {
 	order    []string
 }
 
+// SetLifetime sets Lifetime while the fake serves: the requests created from now on expire after d (0 means
+// 5 minutes).
+func (s *RequestService) SetLifetime(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Lifetime = d
+}
+
 // Fail queues failures served, in order, to the next create calls.
 func (s *RequestService) Fail(f ...Failure) {
 	s.mu.Lock()
@@ -157,8 +165,8 @@ func (s *RequestService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.requests[rec.RequestID] = rec
 	s.order = append(s.order, rec.RequestID)
-	s.mu.Unlock()
 	lifetime := s.Lifetime
+	s.mu.Unlock()
 	if lifetime == 0 {
 		lifetime = 5 * time.Minute
 	}

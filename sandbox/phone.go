@@ -11,8 +11,12 @@ import (
 	"strings"
 )
 
-//go:embed phone/*.html phone/phone.css
+//go:embed phone/*.html phone/phone.css phone/favicon.svg
 var phoneFiles embed.FS
+
+// personCookie remembers, in the simulated phone's browser, the person chosen in the identity check, so the
+// simulated Authenticator offers that person's credential first.
+const personCookie = "sandbox_person"
 
 var phoneTemplates = template.Must(template.ParseFS(phoneFiles, "phone/*.html"))
 
@@ -49,6 +53,10 @@ func (s *Sandbox) Phone() http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		http.ServeFileFS(w, r, phoneFiles, "phone/phone.css")
 	})
+	mux.HandleFunc("GET /sandbox/favicon.svg", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		http.ServeFileFS(w, r, phoneFiles, "phone/favicon.svg")
+	})
 	return mux
 }
 
@@ -67,11 +75,15 @@ type phonePage struct {
 	Action                  string
 	People                  []Person
 	Outcomes                any
+	Selected                string // the person checked first
 	Next                    string
 	Failed                  bool
 }
 
 func (s *Sandbox) render(w http.ResponseWriter, status int, p phonePage) {
+	if p.Selected == "" {
+		p.Selected = People[0].ID
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -109,7 +121,10 @@ func (s *Sandbox) ipaFinish(w http.ResponseWriter, r *http.Request) {
 	status, err := s.IPA.DeliverCallback(r.Context(), id, *outcome)
 	msg := "IDEMIA notified the verifier (it answered " + http.StatusText(status) + ")."
 	if *outcome == IPACompleted {
-		msg += " " + PersonByID(r.PostFormValue("person")).FirstName + "'s VerifiedIdentity credential is now in the simulated Authenticator."
+		person := PersonByID(r.PostFormValue("person"))
+		msg += " " + person.FirstName + "'s VerifiedIdentity credential is now in the simulated Authenticator."
+		http.SetCookie(w, &http.Cookie{Name: personCookie, Value: person.ID, Path: "/sandbox/", HttpOnly: true,
+			SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
 	}
 	if err != nil {
 		msg = "The verifier could not be notified: " + err.Error()
@@ -137,7 +152,7 @@ func (s *Sandbox) presentPage(w http.ResponseWriter, r *http.Request) {
 	}
 	s.render(w, http.StatusOK, phonePage{Title: "Microsoft Authenticator", Heading: "Share your verified identity?",
 		Message: "entra-verifier SANDBOX asks for your VerifiedIdentity credential.", Action: "/sandbox/phone/present",
-		Hidden: map[string]string{"request": id}, People: People, Outcomes: presentationOutcomes})
+		Hidden: map[string]string{"request": id}, People: People, Outcomes: presentationOutcomes, Selected: chosenPerson(r)})
 }
 
 func (s *Sandbox) present(w http.ResponseWriter, r *http.Request) {
@@ -175,6 +190,14 @@ func (s *Sandbox) present(w http.ResponseWriter, r *http.Request) {
 		msg = "The verifier could not be called back: " + err.Error()
 	}
 	s.render(w, http.StatusOK, phonePage{Title: "Sent", Heading: "Done", Message: msg, Failed: err != nil})
+}
+
+// chosenPerson is the person this browser chose in its last completed identity check, or "" for none.
+func chosenPerson(r *http.Request) string {
+	if c, err := r.Cookie(personCookie); err == nil && PersonByID(c.Value).ID == c.Value {
+		return c.Value
+	}
+	return ""
 }
 
 // requestID extracts the presentation request id from a request_uri the Request Service fake issued.

@@ -102,16 +102,20 @@ type storeFake struct {
 	watch func(ctx context.Context, topic string) (<-chan struct{}, error)
 	ping  func(ctx context.Context) error
 	allow func(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error)
+	// newest answers store.Owners.Newest; nil means no browser has anything to resume.
+	newest func(ctx context.Context, owner string, kind store.Kind) (string, error)
 }
 
-// SetNewest implements store.Owners: these tests do not resume, so nothing is recorded.
+// SetNewest implements store.Owners: nothing is recorded (the tests that resume answer newest themselves).
 func (f *storeFake) SetNewest(context.Context, string, store.Kind, string, time.Time) error {
 	return nil
 }
 
-// Newest implements store.Owners: no browser has anything to resume.
-func (f *storeFake) Newest(context.Context, string, store.Kind) (string, error) {
-	return "", store.ErrNotFound
+func (f *storeFake) Newest(ctx context.Context, owner string, kind store.Kind) (string, error) {
+	if f.newest == nil {
+		return "", store.ErrNotFound
+	}
+	return f.newest(ctx, owner, kind)
 }
 
 func (f *storeFake) Watch(ctx context.Context, topic string) (<-chan struct{}, error) {
