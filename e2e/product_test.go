@@ -341,14 +341,18 @@ func TestPageLanguageFromJourneyLocale(t *testing.T) {
 				assert.Empty(t, englishLeft(p, lang, cat), "%s from the journey's locale", lang)
 			}
 			p.noProblems()
-			if lang == i18n.Shipped[0] { // the link in another browser: the refused-link page, with its favicon
-				q := openPage(t, desktop, lang)
-				q.open(created.LaunchURL)
-				icon := q.eval(`(document.querySelector('link[rel=icon]') || {}).href || ''`)
-				require.NotEmpty(t, icon, "the 410 page has a favicon")
-				assert.Equal(t, "200", q.await(`fetch('`+icon+`').then(r => String(r.status))`))
-				q.noProblems("status of 410 (Gone) " + created.LaunchURL)
+			// The link in another browser: the used-link page, in that browser's language, with its favicon.
+			q := openPage(t, desktop, lang)
+			q.open(created.LaunchURL)
+			assert.Equal(t, lang, q.eval(`document.documentElement.lang`), "the 410 page")
+			assert.Equal(t, cat.Text(lang, "gone.title"), q.text("h1"))
+			if lang != "en" {
+				assert.Empty(t, englishLeft(q, lang, cat), "%s, the 410 page", lang)
 			}
+			icon := q.eval(`(document.querySelector('link[rel=icon]') || {}).href || ''`)
+			require.NotEmpty(t, icon, "the 410 page has a favicon")
+			assert.Equal(t, "200", q.await(`fetch('`+icon+`').then(r => String(r.status))`))
+			q.noProblems("status of 410 (Gone) " + created.LaunchURL)
 		})
 	}
 }

@@ -19,8 +19,7 @@ func (s *Server) launch(c *gin.Context) {
 	_, err := s.journeys.Open(c.Request.Context(), c.Param("token"), owner)
 	switch {
 	case errors.Is(err, journey.ErrLinkGone):
-		htmlHeaders(c)
-		c.HTML(http.StatusGone, "gone.html", s.page)
+		s.renderPage(c, http.StatusGone, "gone.html", pageOptions{}) // in the person's language
 		return
 	case err != nil:
 		writeError(c, err)
