@@ -364,9 +364,9 @@ func TestIPAOnlyJourneyEndToEnd(t *testing.T) {
 	assert.Equal(t, sess.SessionID, ipa["sessionId"])
 	assert.Equal(t, "completed", ipa["status"])
 
-	events := waitEvents(t, recv, 2)
+	waitEvents(t, recv, 2)
 	time.Sleep(200 * time.Millisecond) // nothing more follows
-	events = recv.Accepted()
+	events := recv.Accepted()
 	require.Len(t, events, 2)
 	assert.Equal(t, "ipa.completed", events[0]["type"])
 	assert.Equal(t, "journey.completed", events[1]["type"])
