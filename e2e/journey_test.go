@@ -335,3 +335,54 @@ func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// TestIPAOnlyJourneyEndToEnd: a journey of the IPA step alone completes with that step; the webhook sends
+// ipa.completed then journey.completed, both with journeyId and reference (whatever
+// VERIFIER_RESULT_WEBHOOK_IPA says), and the status reads completed with no presentation.
+func TestIPAOnlyJourneyEndToEnd(t *testing.T) {
+	recv, hook := e2e.NewReceiver(t, 0)
+	h := e2e.New(t, journeyEnv(hook, map[string]string{"VERIFIER_RESULT_WEBHOOK_IPA": "false"}))
+	c := newJourney(t, h, map[string]any{"reference": "case-ipa-only", "steps": []string{"ipa"}, "locale": "fr"})
+	status, _ := open(t, h, h.Browser, c.LaunchURL)
+	require.Equal(t, http.StatusSeeOther, status)
+	var page struct{ Journey map[string]any }
+	h.Call(http.MethodGet, "/api/journey", http.StatusOK, &page)
+	assert.Equal(t, map[string]any{"steps": []any{"ipa"}, "locale": "fr"}, page.Journey, "the page shows the journey's steps in its language")
+	_, b, _ := h.Do(h.Stranger, http.MethodGet, "/api/journey", nil, nil)
+	assert.Contains(t, string(b), `"journey":null`, "another browser is in no journey")
+	code, body, _ := h.Do(h.Browser, http.MethodPost, "/api/verifier/presentation-requests", nil, nil)
+	require.Equal(t, http.StatusConflict, code, string(body))
+	assert.Equal(t, "step_not_in_journey", e2e.ErrorCode(t, body), "the journey has no presentation step")
+
+	sess := h.CreateSession()
+	h.EndSession(sess.SessionID, sandbox.IPACompleted)
+	require.Eventually(t, func() bool { return journeyStatus(t, h, c.JourneyID)["status"] == "completed" }, 5*time.Second, 20*time.Millisecond)
+	st := journeyStatus(t, h, c.JourneyID)
+	assert.Equal(t, []any{"ipa"}, st["steps"])
+	assert.Nil(t, st["presentation"])
+	ipa := st["ipa"].(map[string]any)
+	assert.Equal(t, sess.SessionID, ipa["sessionId"])
+	assert.Equal(t, "completed", ipa["status"])
+
+	waitEvents(t, recv, 2)
+	time.Sleep(200 * time.Millisecond) // nothing more follows
+	events := recv.Accepted()
+	require.Len(t, events, 2)
+	assert.Equal(t, "ipa.completed", events[0]["type"])
+	assert.Equal(t, "journey.completed", events[1]["type"])
+	for _, ev := range events {
+		data := ev["data"].(map[string]any)
+		assert.Equal(t, c.JourneyID, data["journeyId"], ev["type"])
+		assert.Equal(t, "case-ipa-only", data["reference"], ev["type"])
+	}
+	assert.Equal(t, sess.SessionID, events[0]["data"].(map[string]any)["sessionId"])
+	done := events[1]["data"].(map[string]any)
+	assert.Equal(t, "completed", done["status"])
+	assert.Nil(t, done["presentation"])
+	assert.Equal(t, sess.SessionID, done["ipa"].(map[string]any)["sessionId"])
+
+	code, payload, _ := backend(t, h, backendKey, http.MethodGet, "/api/backend/journeys/"+c.JourneyID+"/identity", nil, nil)
+	require.Equal(t, http.StatusOK, code, string(payload))
+	code, _, _ = backend(t, h, backendKey, http.MethodGet, "/api/backend/journeys/"+c.JourneyID+"/proof", nil, nil)
+	assert.Equal(t, http.StatusOK, code)
+}

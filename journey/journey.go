@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/entra-verifier/entra-verifier/config"
@@ -134,7 +135,7 @@ func (s *Service) Create(ctx context.Context, keyName string, r *CreateRequest) 
 	if err := s.store.CreateJourney(ctx, j, outbox...); err != nil {
 		return nil, "", fmt.Errorf("store journey: %w", err)
 	}
-	slog.InfoContext(ctx, "journey created", "journeyId", j.ID, "apiKey", keyName, "steps", steps, "expiresAt", j.ExpiresAt)
+	slog.InfoContext(ctx, "journey created", "journeyId", j.ID, "keyName", keyName, "steps", strings.Join(steps, ","), "expiresAt", j.ExpiresAt)
 	return j, s.cfg.URL(routes.LaunchPath(token)), nil
 }
 

@@ -49,10 +49,10 @@ func PresentationQRPath(id string) string {
 const (
 	Backend         = "/api/backend/"
 	Journeys        = Backend + "journeys"
-	Journey         = Journeys + "/:id"
+	Journey         = Journeys + "/:journeyId"
 	JourneyIdentity = Journey + "/identity"
 	JourneyProof    = Journey + "/proof"
-	Launch          = "/start/:token"
+	Launch          = "/start/:launchToken"
 )
 
 // LaunchPath is the launch link path of token.

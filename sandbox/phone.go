@@ -39,9 +39,10 @@ var ipaOutcomes = []struct {
 	{"dropped", "Drop off without finishing (HEARTBEAT_TIMEOUT)", IPAHeartbeatTimeout},
 }
 
-// Phone serves the simulated phone under /sandbox/: the IPA start page (IPA_START_URL in sandbox mode)
-// and the page Authenticator would show for an openid-vc:// request. Each choice makes the simulators
-// send the callbacks the real services would.
+// Phone serves the sandbox's pages under /sandbox/: the simulated phone — the IPA start page
+// (IPA_START_URL in sandbox mode) and the page Authenticator would show for an openid-vc:// request, each
+// choice making the simulators send the callbacks the real services would — and the relying-party console
+// (/sandbox/console), which plays the relying party's backend.
 func (s *Sandbox) Phone() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /sandbox/ipa/start", s.ipaStart)
@@ -49,6 +50,9 @@ func (s *Sandbox) Phone() http.Handler {
 	mux.HandleFunc("GET /sandbox/phone", s.presentPage)
 	mux.HandleFunc("POST /sandbox/phone/present", s.present)
 	mux.HandleFunc("GET /sandbox/people/{file}", s.portrait)
+	if s.Console != nil {
+		s.Console.routes(mux)
+	}
 	mux.HandleFunc("GET /sandbox/phone.css", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		http.ServeFileFS(w, r, phoneFiles, "phone/phone.css")

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -33,6 +34,8 @@ type Sandbox struct {
 	Cognito  *Cognito
 	IPA      *IPA
 	GIPS     *GIPS
+	// Console is the simulated relying-party backend under /sandbox/console (SPEC section 6).
+	Console *Console
 
 	opts     Options
 	ca       *authority
@@ -101,6 +104,8 @@ func Start(opts Options) (*Sandbox, error) {
 		"WELLKNOWN_DID_JSON":               didPath,
 		"WELLKNOWN_DID_CONFIGURATION_JSON": configPath,
 	}
+	s.Console = newConsole(opts.PublicURL)
+	maps.Copy(s.settings, s.Console.settings())
 	return s, nil
 }
 

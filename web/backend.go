@@ -131,7 +131,7 @@ func (s *Server) createJourney(c *gin.Context) {
 }
 
 func (s *Server) journeyStatus(c *gin.Context) {
-	st, err := s.journeys.Status(c.Request.Context(), c.Param("id"))
+	st, err := s.journeys.Status(c.Request.Context(), c.Param("journeyId"))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -140,7 +140,7 @@ func (s *Server) journeyStatus(c *gin.Context) {
 }
 
 func (s *Server) journeyIdentity(c *gin.Context) {
-	payload, err := s.journeys.Identity(c.Request.Context(), c.Param("id"))
+	payload, err := s.journeys.Identity(c.Request.Context(), c.Param("journeyId"))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -151,7 +151,7 @@ func (s *Server) journeyIdentity(c *gin.Context) {
 // journeyProof streams the proof archive through as IDEMIA sends it, never holding it whole.
 func (s *Server) journeyProof(c *gin.Context) {
 	ctx := c.Request.Context()
-	proof, err := s.journeys.Proof(ctx, c.Param("id"))
+	proof, err := s.journeys.Proof(ctx, c.Param("journeyId"))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -164,7 +164,7 @@ func (s *Server) journeyProof(c *gin.Context) {
 	c.Header("Content-Type", ct)
 	c.Status(http.StatusOK)
 	if _, err := io.Copy(c.Writer, proof.Body); err != nil && !errors.Is(err, context.Canceled) {
-		slog.WarnContext(ctx, "proof stream cut short", "journeyId", c.Param("id"), "err", err)
+		slog.WarnContext(ctx, "proof stream cut short", "journeyId", c.Param("journeyId"), "err", err)
 	}
 }
 

@@ -16,12 +16,18 @@ import (
 
 // journeyAnswer is the JSON of GET /api/journey (SPEC section 4).
 type journeyAnswer struct {
-	// Journey is the backend journey this browser was handed by a launch link; always null until journeys
-	// exist (SPEC section 9).
-	Journey             any            `json:"journey"`
+	// Journey is the backend journey this browser was handed by a launch link while it accepts steps (SPEC
+	// section 9); null for a browser-started journey.
+	Journey             *pageJourney   `json:"journey"`
 	IPASession          map[string]any `json:"ipaSession"`
 	PresentationRequest map[string]any `json:"presentationRequest"`
 	Consent             *consentJSON   `json:"consent,omitempty"`
+}
+
+// pageJourney is what the page needs of a backend journey: which steps to show, in which language.
+type pageJourney struct {
+	Steps  []string `json:"steps"`
+	Locale *string  `json:"locale"` // null when the backend gave none
 }
 
 // consentJSON says which terms the page asks the person to accept, and when this browser's newest IPA
@@ -44,6 +50,17 @@ func (s *Server) journey(c *gin.Context) {
 	if owner == "" {
 		c.JSON(http.StatusOK, out)
 		return
+	}
+	j, err := s.activeJourney(c)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	if j != nil {
+		out.Journey = &pageJourney{Steps: j.Steps}
+		if j.Locale != "" {
+			out.Journey.Locale = &j.Locale
+		}
 	}
 	if s.sessions != nil {
 		sess, err := s.newestSession(ctx, owner)

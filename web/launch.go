@@ -16,7 +16,7 @@ import (
 // page.
 func (s *Server) launch(c *gin.Context) {
 	owner, bind := s.owner(c)
-	_, err := s.journeys.Open(c.Request.Context(), c.Param("token"), owner)
+	_, err := s.journeys.Open(c.Request.Context(), c.Param("launchToken"), owner)
 	switch {
 	case errors.Is(err, journey.ErrLinkGone):
 		s.renderPage(c, http.StatusGone, "gone.html", pageOptions{}) // in the person's language

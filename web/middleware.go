@@ -53,7 +53,7 @@ func (s *Server) accessLog(c *gin.Context) {
 	attrs := []any{"method", method, "route", route,
 		"status", status, "duration_ms", float64(time.Since(start).Microseconds()) / 1000, "client_ip", c.ClientIP()}
 	if name := c.GetString(apiKeyNameKey); name != "" {
-		attrs = append(attrs, "apiKey", name) // the key's NAME, never the key
+		attrs = append(attrs, "keyName", name) // the key's NAME, never the key ("apiKey" would be redacted)
 	}
 	slog.Log(c.Request.Context(), level, "http request", attrs...)
 }

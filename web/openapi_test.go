@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/entra-verifier/entra-verifier/config"
 	"github.com/entra-verifier/entra-verifier/ipa"
+	"github.com/entra-verifier/entra-verifier/journey"
 	"github.com/entra-verifier/entra-verifier/result"
 	"github.com/entra-verifier/entra-verifier/store"
 	"github.com/entra-verifier/entra-verifier/store/memory"
@@ -104,6 +106,41 @@ func (fakeSessions) HandleCallback(ctx context.Context, token string, body []byt
 	return ipa.Outcome{}, nil
 }
 
+const openAPIKey = "openapi-key-0123456789abcdef0123456789abcdef"
+
+// fakeJourneys knows journey jrn_1 (both steps ended well, every field set), opened by the browser whose
+// cookie is journeyCookie; jrn_early has not completed IPA.
+func fakeJourneys() *journeysFake {
+	reason, detail := "face_check_failed", "claimValidationError"
+	j := &store.Journey{ID: "jrn_1", Steps: []string{"ipa", "presentation"}, Locale: "fr", ExpiresAt: expiry}
+	return &journeysFake{
+		create: func(context.Context, string, *journey.CreateRequest) (*store.Journey, string, error) {
+			return j, "https://verifier.example.com/start/tok", nil
+		},
+		status: func(_ context.Context, id string) (result.JourneyStatus, error) {
+			if id != j.ID {
+				return result.JourneyStatus{}, store.ErrNotFound
+			}
+			return result.JourneyStatus{JourneyID: id, Reference: "case-4711", Status: result.JourneyCompleted, Steps: j.Steps,
+				CreatedAt: "2026-11-25T08:00:00Z", UpdatedAt: "2026-11-25T08:05:00Z", ExpiresAt: "2026-11-25T09:00:00Z",
+				IPA: &result.JourneyIPA{SessionID: sRecord.ID, Status: "completed", IdentityID: "gips-1", LevelOfAssurance: "LOA3"},
+				Presentation: &result.JourneyPresentation{RequestID: pRecord.ID, Status: "verified", Issuer: "did:web:us.did.idemia.io",
+					Reason: &reason, Detail: &detail, Claims: map[string]any{"firstName": "Ada"}}}, nil
+		},
+		identity: func(context.Context, string) ([]byte, error) { return nil, journey.ErrNotCompleted },
+		proof:    func(context.Context, string) (*ipa.Proof, error) { return nil, journey.ErrNotCompleted },
+		open:     func(context.Context, string, string) (*store.Journey, error) { return j, nil },
+		active: func(_ context.Context, owner string) (*store.Journey, error) {
+			if owner == web.HashOwner(journeyCookie) {
+				return j, nil
+			}
+			return nil, store.ErrNotFound
+		},
+	}
+}
+
+var journeyCookie = strings.Repeat("A", 43) // 32 zero bytes, base64url
+
 // newServer builds the server with both halves and both descriptors on: every route the API has. kv are
 // extra settings, name then value. The store is the real memory store (watch, ping, rate limits).
 func newServer(t *testing.T, kv ...string) *web.Server {
@@ -120,6 +157,7 @@ func newServerWith(t *testing.T, p web.Presentations, sessions web.Sessions, kv 
 		"ENTRA_TENANT_ID":     "tenant", "ENTRA_CLIENT_ID": "client", "ENTRA_CLIENT_SECRET": "secret",
 		"ENTRA_VERIFIER_DID": "did:web:verifier.example.com",
 		"IPA_COGNITO_URL":    "https://cognito.example.com", "IPA_CLIENT_ID": "ipa", "IPA_CLIENT_SECRET": "ipa-secret",
+		"VERIFIER_API_KEYS": "crm:" + openAPIKey, // the backend routes and the launch link
 	}
 	logo := filepath.Join(t.TempDir(), "logo.svg") // so /brand/logo is served
 	require.NoError(t, os.WriteFile(logo, []byte(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"/>`), 0o600))
@@ -132,7 +170,7 @@ func newServerWith(t *testing.T, p web.Presentations, sessions web.Sessions, kv 
 	st := memory.New(memory.Options{})
 	t.Cleanup(func() { _ = st.Close() })
 	srv, err := web.New(web.Options{
-		Config: cfg, Store: st, Presentations: p, Sessions: sessions,
+		Config: cfg, Store: st, Presentations: p, Sessions: sessions, Journeys: fakeJourneys(),
 		IdentityRetrieval: true,
 		Handoff:           testHandoff(t),
 		WellKnown:         &wellknown.Descriptors{DIDDocument: []byte(`{"id":"did:web:verifier.example.com"}`), Configuration: []byte(`{}`), ID: "did:web:verifier.example.com"},
@@ -239,30 +277,63 @@ func TestOpenAPIBodies(t *testing.T) {
 		{"unknown request", http.MethodGet, "/api/verifier/presentation-requests/nope", h, http.StatusNotFound, "Error"},
 		{"cross-site create", http.MethodPost, "/api/ipa/sessions", h, http.StatusForbidden, "Error"},
 		{"over the rate limit", http.MethodPost, "/api/verifier/presentation-requests", limited, http.StatusTooManyRequests, "Error"},
+		{"page journey", http.MethodGet, "/api/journey", h, http.StatusOK, "Journey"},
+		{"create journey", http.MethodPost, "/api/backend/journeys", h, http.StatusCreated, "JourneyCreated"},
+		{"journey status", http.MethodGet, "/api/backend/journeys/jrn_1", h, http.StatusOK, "JourneyStatus"},
+		{"unknown journey", http.MethodGet, "/api/backend/journeys/jrn_nope", h, http.StatusNotFound, "Error"},
+		{"identity too early", http.MethodGet, "/api/backend/journeys/jrn_1/identity", h, http.StatusConflict, "Error"},
+		{"proof too early", http.MethodGet, "/api/backend/journeys/jrn_1/proof", h, http.StatusConflict, "Error"},
+		{"no backend key", http.MethodGet, "/api/backend/journeys/jrn_1", h, http.StatusUnauthorized, "Error"},
+		{"invalid journey body", http.MethodPost, "/api/backend/journeys", h, http.StatusBadRequest, "Error"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := httptest.NewRequest(tt.method, tt.path, nil)
+			var body io.Reader
+			if strings.HasPrefix(tt.name, "create journey") {
+				body = strings.NewReader(`{"reference":"case-4711"}`)
+			}
+			if tt.name == "invalid journey body" {
+				body = strings.NewReader(`{"reference":""}`)
+			}
+			req := httptest.NewRequest(tt.method, tt.path, body)
 			if tt.status == http.StatusForbidden {
 				req.Header.Set("Origin", "https://evil.example")
+			}
+			if strings.HasPrefix(tt.path, "/api/backend/") && tt.status != http.StatusUnauthorized {
+				req.Header.Set("Authorization", "Bearer "+openAPIKey)
+			}
+			if tt.path == "/api/journey" {
+				req.AddCookie(&http.Cookie{Name: web.SecureCookieName, Value: journeyCookie})
 			}
 			w := httptest.NewRecorder()
 			tt.handler.ServeHTTP(w, req)
 			require.Equal(t, tt.status, w.Code, w.Body.String())
 			assert.Equal(t, "no-store", w.Header().Get("Cache-Control"))
-			var body map[string]any
-			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &body))
+			var got map[string]any
+			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &got))
 			s, ok := doc.Components.Schemas[tt.schema]
 			require.True(t, ok, "no schema %s", tt.schema)
-			conforms(t, doc, tt.schema, s, body)
+			conforms(t, doc, tt.schema, s, got)
+			if tt.path == "/api/journey" {
+				assert.NotNil(t, got["journey"], "a browser in a journey: its steps and locale checked too")
+			}
+			if e, isError := got["error"].(map[string]any); isError && tt.schema == "Error" {
+				assert.Contains(t, errorCodes(t, doc), e["code"], "the error code is in the Error schema's enum")
+			}
 			if tt.status == http.StatusTooManyRequests {
 				assert.NotEmpty(t, w.Header().Get("Retry-After"))
 			}
-			if tt.status == http.StatusCreated {
+			if tt.status == http.StatusCreated && !strings.Contains(tt.path, "/backend/") {
 				assert.Contains(t, w.Header().Get("Set-Cookie"), web.CookieName+"=", "creates set the binding cookie")
 			}
 		})
 	}
+}
+
+// errorCodes is the enum of the Error schema's code.
+func errorCodes(t *testing.T, doc openAPI) []string {
+	t.Helper()
+	return doc.Components.Schemas["Error"].Properties["error"].Properties["code"].Enum
 }
 
 // conforms checks an object's field names (recursively for documented objects) and string enums.

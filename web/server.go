@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -144,7 +145,7 @@ func New(opts Options) (*Server, error) {
 	if s.journeys != nil && len(opts.Config.APIKeys) > 0 {
 		s.mountBackend(api)
 		e.GET(routes.Launch, s.launch)
-		slog.Info("backend routes on", "apiKeys", keyNames(opts.Config.APIKeys))
+		slog.Info("backend routes on", "keyNames", strings.Join(keyNames(opts.Config.APIKeys), ","))
 	}
 	api.GET(routes.PageJourney, s.journey)
 	if err := s.mountPage(); err != nil {

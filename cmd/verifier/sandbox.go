@@ -57,6 +57,12 @@ func startSandbox(env config.Getenv) (*sandbox.Sandbox, config.Getenv, error) {
 	settings := maps.Clone(sb.Settings())
 	settings["VERIFIER_SANDBOX"] = "true" // --sandbox and the variable are one setting, logged as such
 	return sb, func(name string) string {
+		switch {
+		case name == "VERIFIER_API_KEYS" && env(name) != "": // the operator's own keys work beside the console's
+			return env(name) + "," + settings[name]
+		case (name == "VERIFIER_RESULT_WEBHOOK_URL" || name == "VERIFIER_RESULT_WEBHOOK_SECRET") && env("VERIFIER_RESULT_WEBHOOK_URL") != "":
+			return env(name) // the operator's own receiver, instead of the console's
+		}
 		if v, ok := settings[name]; ok {
 			return v
 		}

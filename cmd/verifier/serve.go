@@ -58,7 +58,8 @@ func serve(ctx context.Context, getenv config.Getenv, sandboxMode bool, logOut i
 		return err
 	}
 	if sb != nil {
-		fmt.Fprintf(logOut, "\nentra-verifier SANDBOX: open %s/ (simulated Microsoft and IDEMIA, made-up people, no accounts)\n\n", cfg.PublicURL)
+		fmt.Fprintf(logOut, "\nentra-verifier SANDBOX: open %s/ (simulated Microsoft and IDEMIA, made-up people, no accounts)\n"+
+			"entra-verifier SANDBOX: the relying party's backend, simulated: %s%s\n\n", cfg.PublicURL, cfg.PublicURL, sandbox.ConsolePath)
 	}
 	slog.Info("verifier listening", "addr", ln.Addr().String(), "presentation", cfg.Entra.Enabled(), "ipa", cfg.IPA.Enabled(),
 		"version", version, "commit", buildCommit(), "config", cfg)
