@@ -50,13 +50,13 @@ func TestWatchersShareOneConnection(t *testing.T) {
 			chs = append(chs, ch)
 		}
 	}
-	assert.Equal(t, []int{topics}, pubsubConns(t, s), "one pub/sub connection, one channel per topic")
+	assert.Equal(t, []int{topics + 1}, pubsubConns(t, s), "one pub/sub connection, one channel per topic and its heartbeat")
 
 	cancel()
 	for _, ch := range chs {
 		requireClosed(t, ch)
 	}
-	require.Eventually(t, func() bool { return assert.ObjectsAreEqual([]int{0}, pubsubConns(t, s)) },
+	require.Eventually(t, func() bool { return assert.ObjectsAreEqual([]int{1}, pubsubConns(t, s)) },
 		5*time.Second, 20*time.Millisecond, "a channel is unsubscribed when its last watcher leaves")
 }
 
