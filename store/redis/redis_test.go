@@ -52,29 +52,123 @@ func admin(tb testing.TB) *goredis.Client {
 	return c
 }
 
-// newPrefix returns a fresh key prefix whose keys are deleted when the test ends.
-func newPrefix(tb testing.TB) string {
+// topology is a Redis deployment under test: the shared single server, or one of the topologies
+// scripts/redis-topologies.sh starts (.ci/run exports their URLs).
+type topology struct {
+	mode redis.Mode
+	env  string
+}
+
+var (
+	single   = topology{redis.ModeSingle, "REDIS_URL"}
+	sentinel = topology{redis.ModeSentinel, "REDIS_SENTINEL_URL"}
+	cluster  = topology{redis.ModeCluster, "REDIS_CLUSTER_URL"}
+)
+
+// url is the topology's URL; the test fails (never skips) when it is not set.
+func (tp topology) url(tb testing.TB) string {
 	tb.Helper()
-	rdb := admin(tb)
-	prefix := "entra-verifier-test:" + rand.Text()[:12] + ":"
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	if tp.mode == redis.ModeSingle {
+		return redisURL()
+	}
+	u := os.Getenv(tp.env)
+	if u == "" {
+		tb.Fatalf("%s is not set: the %s mode is tested against a real topology only; start one with "+
+			"`eval \"$(scripts/redis-topologies.sh start)\"` (.ci/run does)", tp.env, tp.mode)
+	}
+	return u
+}
+
+// admin returns a client of the topology's kind, closed when the test ends; it fails when none answers.
+func (tp topology) admin(tb testing.TB) goredis.UniversalClient {
+	tb.Helper()
+	u := tp.url(tb)
+	var c goredis.UniversalClient
+	switch tp.mode {
+	case redis.ModeSingle:
+		return admin(tb)
+	case redis.ModeSentinel:
+		o, err := goredis.ParseFailoverURL(u)
+		require.NoError(tb, err, tp.env)
+		o.DisableIdentity = true
+		c = goredis.NewFailoverClient(o)
+	case redis.ModeCluster:
+		o, err := goredis.ParseClusterURL(u)
+		require.NoError(tb, err, tp.env)
+		o.DisableIdentity = true
+		o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+		c = goredis.NewClusterClient(o)
+	}
+	tb.Cleanup(func() { _ = c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		tb.Fatalf("no %s topology answers at %s (%v)", tp.mode, redacted(u), err)
+	}
+	return c
+}
+
+// open returns a Store on the topology with a fresh prefix, both dropped when the test ends.
+func (tp topology) open(tb testing.TB) *redis.Store {
+	tb.Helper()
+	return tp.openPrefix(tb, tp.newPrefix(tb))
+}
+
+func (tp topology) openPrefix(tb testing.TB, prefix string) *redis.Store {
+	tb.Helper()
+	tp.admin(tb)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := redis.Open(ctx, tp.url(tb), redis.Options{Mode: tp.mode, Prefix: prefix})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { require.NoError(tb, s.Close()) })
+	return s
+}
+
+// scan calls fn with every key under prefix, on every master of the topology.
+func (tp topology) scan(tb testing.TB, prefix string, fn func(c goredis.Cmdable, keys []string)) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	each := func(ctx context.Context, c *goredis.Client) error {
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 		var batch []string
 		for iter.Next(ctx) {
-			if batch = append(batch, iter.Val()); len(batch) == 1000 {
-				require.NoError(tb, rdb.Unlink(ctx, batch...).Err())
-				batch = batch[:0]
-			}
+			batch = append(batch, iter.Val())
 		}
-		require.NoError(tb, iter.Err())
+		if err := iter.Err(); err != nil {
+			return err
+		}
 		if len(batch) > 0 {
-			require.NoError(tb, rdb.Unlink(ctx, batch...).Err())
+			fn(c, batch)
 		}
+		return nil
+	}
+	switch c := tp.admin(tb).(type) {
+	case *goredis.ClusterClient:
+		require.NoError(tb, c.ForEachMaster(ctx, each))
+	case *goredis.Client:
+		require.NoError(tb, each(ctx, c))
+	}
+}
+
+// newPrefix returns a fresh key prefix whose keys are deleted when the test ends.
+func (tp topology) newPrefix(tb testing.TB) string {
+	tb.Helper()
+	tp.admin(tb)
+	prefix := "entra-verifier-test:" + rand.Text()[:12] + ":"
+	tb.Cleanup(func() {
+		tp.scan(tb, prefix, func(c goredis.Cmdable, keys []string) {
+			for _, k := range keys { // one by one: on Cluster the keys of one node are in many slots
+				require.NoError(tb, c.Unlink(context.Background(), k).Err())
+			}
+		})
 	})
 	return prefix
 }
+
+// newPrefix returns a fresh key prefix on the shared server whose keys are deleted when the test ends.
+func newPrefix(tb testing.TB) string { return single.newPrefix(tb) }
 
 // open returns a Store on the server under test, closed when the test ends.
 func open(tb testing.TB, url, prefix string) *redis.Store {
@@ -89,11 +183,19 @@ func open(tb testing.TB, url, prefix string) *redis.Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return open(t, redisURL(), newPrefix(t)) })
+	for _, tp := range []topology{single, sentinel, cluster} {
+		t.Run(string(tp.mode), func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) store.Store { return tp.open(t) })
+		})
+	}
 }
 
 func BenchmarkTransition(b *testing.B) {
-	storetest.BenchmarkTransition(b, func(b *testing.B) store.Store { return open(b, redisURL(), newPrefix(b)) })
+	for _, tp := range []topology{single, cluster} {
+		b.Run(string(tp.mode), func(b *testing.B) {
+			storetest.BenchmarkTransition(b, func(b *testing.B) store.Store { return tp.open(b) })
+		})
+	}
 }
 
 func BenchmarkRead(b *testing.B) {

@@ -82,6 +82,7 @@ func (s *Store) topicBucket(ctx context.Context, topic string) (int, error) {
 // bucket's master), elsewhere one for all.
 type pubsubs struct {
 	client  goredis.UniversalClient
+	keys    keys
 	name    string
 	sharded bool
 	// publish is the command the update script notifies with.
@@ -95,7 +96,7 @@ type pubsubs struct {
 
 func newPubsubs(s *Store, client goredis.UniversalClient, name string) *pubsubs {
 	_, sharded := client.(*goredis.ClusterClient)
-	ps := &pubsubs{client: client, name: name, sharded: sharded, publish: "PUBLISH", shards: map[int]*pubsub{}}
+	ps := &pubsubs{client: client, keys: s.keys, name: name, sharded: sharded, publish: "PUBLISH", shards: map[int]*pubsub{}}
 	if sharded {
 		ps.publish = "SPUBLISH"
 	}
@@ -115,7 +116,7 @@ func (ps *pubsubs) shard(b int) (*pubsub, error) {
 	}
 	p := ps.shards[b]
 	if p == nil {
-		p = newPubsub(ps, "hb:"+tag(b)+":"+rand.Text()[:10])
+		p = newPubsub(ps, ps.keys.heartbeat(b, rand.Text()[:10]))
 		ps.shards[b] = p
 	}
 	return p, nil
