@@ -36,7 +36,7 @@ server() { # server PORT EXTRA…
   local port=$1; shift
   mkdir -p "$dir/$port"
   eval redis-server --port "$port" --bind "$host" --daemonize yes --dir "$dir/$port" \
-    --pidfile "$dir/$port/pid" --logfile "$dir/$port/log" "$(persistence)" "$@"
+    --pidfile "$dir/$port/pid" --logfile "$dir/$port/log" --repl-diskless-sync-delay 0 "$(persistence)" "$@"
   wait_for 100 test "$(cli "$port" ping 2>/dev/null)" = PONG || die "redis-server on $port does not answer (see $dir/$port/log)"
 }
 
@@ -54,9 +54,14 @@ start_cluster() {
   for i in 1 2 3 4 5 6; do
     wait_for 300 cluster_ok $((base + i)) || die "cluster not ok on $((base + i))"
   done
-  # every master has its replica attached
-  wait_for 300 sh -c "[ \$(redis-cli -h $host -p $((base + 1)) cluster nodes | grep -c 'slave.*connected') -ge 3 ]" ||
-    die "cluster replicas not connected"
+  wait_for 300 sh -c "redis-cli --cluster check $host:$((base + 1)) | grep -q 'All nodes agree'" ||
+    die "cluster nodes do not agree about the slots"
+  # every master has its replica attached and in sync (WAIT 1 needs it)
+  for i in 1 2 3 4 5 6; do
+    p=$((base + i))
+    wait_for 300 sh -c "redis-cli -h $host -p $p info replication | grep -Eq 'role:slave|state=online'" ||
+      die "node $p: no replica in sync"
+  done
 }
 
 sentinel_ready() {
@@ -130,7 +135,11 @@ case "${1:-}" in
     p="${2:?port}"
     if [ -f "$dir/$p/sentinel.conf" ]; then redis-server "$dir/$p/sentinel.conf" --sentinel
     elif [ -f "$dir/$p/nodes.conf" ]; then server "$p" --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 1000
-    elif [ "$p" = $((base + 12)) ] || [ "$p" = $((base + 11)) ]; then server "$p" # Sentinel turns it into a replica
+    elif [ "$p" = $((base + 12)) ] || [ "$p" = $((base + 11)) ]; then
+      # back as a replica of the current master, as an orchestrator asking Sentinel would start it (Sentinel
+      # itself would convert a returning old master too, but only after its ~10 s info period)
+      m=$(cli $((base + 21)) sentinel get-master-addr-by-name mymaster | tail -1)
+      if [ "$m" = "$p" ]; then server "$p"; else server "$p" --replicaof "$host" "$m"; fi
     else die "no node $p under $dir"; fi
     ;;
   urls) urls ;;
