@@ -6,10 +6,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
+	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/entra-verifier/entra-verifier/logging"
 	goredis "github.com/redis/go-redis/v9"
 )
 
@@ -28,6 +32,10 @@ type Config struct {
 	PublicURL       *url.URL // without a trailing slash
 	Region          string
 	AcceptedRegions []string
+	// IDEMIAStage is VERIFIER_IDEMIA_STAGE: an IDEMIA lower stage ("" for production).
+	IDEMIAStage string
+	// Issuers is VERIFIER_ACCEPTED_ISSUERS as given (case kept); when set it replaces the region DIDs.
+	Issuers         []string
 	Store           string // "memory" or "redis"
 	RedisURL        string
 	RedisMode       string // "single", "sentinel" or "cluster"
@@ -37,6 +45,10 @@ type Config struct {
 	RateLimitPerIP  Rate
 	RateLimitGlobal Rate
 	ClaimsRetention time.Duration
+	// StreamsPerBrowser bounds the event streams one binding cookie holds open at once, on each replica.
+	StreamsPerBrowser int
+	// MetricsAddr, when set, is the only listener serving /metrics.
+	MetricsAddr string
 
 	Entra     Entra
 	IPA       IPA
@@ -52,16 +64,21 @@ type Entra struct {
 	TenantID, ClientID string
 	ClientSecret       string
 	// ClientCertificate is a PEM certificate with its private key, or the path of a file holding one.
-	ClientCertificate   string
-	AuthorityHost       string
-	RequestServiceURL   string
-	VerifierDID         string
-	ClientName          string
-	Purpose             string
-	CallbackSecret      string
-	FaceCheck           bool
-	FaceCheckThreshold  int
-	FaceCheckPhotoClaim string
+	ClientCertificate string
+	// ClientAssertionFile is the path of a federated client assertion (workload identity), read at every token
+	// request; ENTRA_CLIENT_ASSERTION_FILE, or AZURE_FEDERATED_TOKEN_FILE when no other credential is set.
+	ClientAssertionFile string
+	// ValidateLinkedDomain is validateLinkedDomain of every presentation request.
+	ValidateLinkedDomain bool
+	AuthorityHost        string
+	RequestServiceURL    string
+	VerifierDID          string
+	ClientName           string
+	Purpose              string
+	CallbackSecret       string
+	FaceCheck            bool
+	FaceCheckThreshold   int
+	FaceCheckPhotoClaim  string
 }
 
 // IPA holds the IDEMIA half's settings.
@@ -95,7 +112,39 @@ type Rate struct {
 
 // Enabled reports whether the presentation half has any of its settings.
 func (e Entra) Enabled() bool {
-	return e.TenantID != "" || e.ClientID != "" || e.ClientSecret != "" || e.ClientCertificate != "" || e.VerifierDID != ""
+	return e.TenantID != "" || e.ClientID != "" || e.ClientSecret != "" || e.ClientCertificate != "" ||
+		e.ClientAssertionFile != "" || e.VerifierDID != ""
+}
+
+// Credential forms of the presentation half, as CredentialForm names them.
+const (
+	CredentialSecret        = "secret"
+	CredentialCertificate   = "certificate"
+	CredentialAssertionFile = "assertion file"
+)
+
+// CredentialForm names the credential the presentation half authenticates with ("" when none is set).
+func (e Entra) CredentialForm() string {
+	switch {
+	case e.ClientSecret != "":
+		return CredentialSecret
+	case e.ClientCertificate != "":
+		return CredentialCertificate
+	case e.ClientAssertionFile != "":
+		return CredentialAssertionFile
+	}
+	return ""
+}
+
+// credentials counts the credentials set, which must be exactly one.
+func (e Entra) credentials() int {
+	n := 0
+	for _, s := range []string{e.ClientSecret, e.ClientCertificate, e.ClientAssertionFile} {
+		if s != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // Enabled reports whether the IPA half has any of its settings.
@@ -107,17 +156,6 @@ func (i IPA) IdentityRetrieval() bool { return i.IDVURL != "" && i.GIPSAPIKey !=
 // Authority is the MSAL authority URL of the tenant.
 func (e Entra) Authority() string {
 	return strings.TrimSuffix(e.AuthorityHost, "/") + "/" + e.TenantID
-}
-
-// AcceptedIssuers returns the IDEMIA DIDs trusted to issue VerifiedIdentity credentials.
-func (c *Config) AcceptedIssuers() []string {
-	out := make([]string, 0, len(c.AcceptedRegions))
-	for _, r := range c.AcceptedRegions {
-		if did, ok := Regions[r]; ok {
-			out = append(out, did)
-		}
-	}
-	return out
 }
 
 // URL joins path to the public URL.
@@ -133,7 +171,9 @@ func (c *Config) Validate() error {
 	v := &validator{problems: append([]error(nil), c.problems...)}
 	v.publicURL(c)
 	v.regions(c)
+	v.issuers(c)
 	v.store(c)
+	v.listeners(c)
 	v.halves(c)
 	v.result(c)
 	return errors.Join(v.problems...)
@@ -153,10 +193,25 @@ func (v *validator) publicURL(c *Config) {
 	case u.Scheme == "https" && u.Host != "":
 	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
 	default:
-		v.addf("VERIFIER_PUBLIC_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", u.String())
+		v.addf("VERIFIER_PUBLIC_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", logging.URL(u.String()))
 	}
 	if u != nil && (u.RawQuery != "" || u.Fragment != "" || u.User != nil) {
 		v.addf("VERIFIER_PUBLIC_URL", "must have no user, query or fragment")
+	}
+}
+
+// listeners checks the metrics address and the event-stream bound.
+func (v *validator) listeners(c *Config) {
+	if c.StreamsPerBrowser < 1 {
+		v.addf("VERIFIER_STREAMS_PER_BROWSER", "must be a positive integer, got %d", c.StreamsPerBrowser)
+	}
+	if c.MetricsAddr == "" {
+		return
+	}
+	if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+		v.addf("VERIFIER_METRICS_ADDR", "must be an address such as :9090, got %q", c.MetricsAddr)
+	} else if c.MetricsAddr == c.ListenAddr {
+		v.addf("VERIFIER_METRICS_ADDR", "must differ from VERIFIER_LISTEN_ADDR (%s): metrics are kept off the public listener", c.ListenAddr)
 	}
 }
 
@@ -228,25 +283,24 @@ func (v *validator) store(c *Config) {
 func (v *validator) halves(c *Config) {
 	e, i := c.Entra, c.IPA
 	if !e.Enabled() && !i.Enabled() {
-		v.addf("ENTRA_TENANT_ID", "neither half is configured: set the Entra settings (ENTRA_TENANT_ID, ENTRA_CLIENT_ID, ENTRA_CLIENT_SECRET or ENTRA_CLIENT_CERTIFICATE, ENTRA_VERIFIER_DID), the IPA settings (IPA_COGNITO_URL, IPA_CLIENT_ID, IPA_CLIENT_SECRET), or both")
+		v.addf("ENTRA_TENANT_ID", "neither half is configured: set the Entra settings (ENTRA_TENANT_ID, ENTRA_CLIENT_ID, ENTRA_CLIENT_SECRET, ENTRA_CLIENT_CERTIFICATE or ENTRA_CLIENT_ASSERTION_FILE, ENTRA_VERIFIER_DID), the IPA settings (IPA_COGNITO_URL, IPA_CLIENT_ID, IPA_CLIENT_SECRET), or both")
 	}
 	if e.Enabled() {
 		v.required("ENTRA_TENANT_ID", e.TenantID, "the presentation half")
 		v.required("ENTRA_CLIENT_ID", e.ClientID, "the presentation half")
 		v.required("ENTRA_VERIFIER_DID", e.VerifierDID, "the presentation half")
-		switch {
-		case e.ClientSecret == "" && e.ClientCertificate == "":
-			v.addf("ENTRA_CLIENT_SECRET", "missing: the presentation half needs ENTRA_CLIENT_SECRET or ENTRA_CLIENT_CERTIFICATE")
-		case e.ClientSecret != "" && e.ClientCertificate != "":
-			v.addf("ENTRA_CLIENT_CERTIFICATE", "set either ENTRA_CLIENT_SECRET or ENTRA_CLIENT_CERTIFICATE, not both")
+		switch e.credentials() {
+		case 0:
+			v.addf("ENTRA_CLIENT_SECRET", "missing: the presentation half needs one credential: ENTRA_CLIENT_SECRET, ENTRA_CLIENT_CERTIFICATE or ENTRA_CLIENT_ASSERTION_FILE")
+		case 1:
+		default:
+			v.addf("ENTRA_CLIENT_CERTIFICATE", "set exactly one of ENTRA_CLIENT_SECRET, ENTRA_CLIENT_CERTIFICATE and ENTRA_CLIENT_ASSERTION_FILE, not several")
 		}
 		if e.VerifierDID != "" && !strings.HasPrefix(e.VerifierDID, "did:") {
 			v.addf("ENTRA_VERIFIER_DID", "must be a DID (did:web:…), got %q", e.VerifierDID)
 		}
-		for _, did := range Regions {
-			if e.VerifierDID == did {
-				v.addf("ENTRA_VERIFIER_DID", "is IDEMIA's issuer DID: use your own tenant's verifier DID (Verified ID → Organization settings)")
-			}
+		if e.VerifierDID != "" && (slices.Contains(c.AcceptedIssuers(), e.VerifierDID) || slices.Contains(slices.Collect(maps.Values(Regions)), e.VerifierDID)) {
+			v.addf("ENTRA_VERIFIER_DID", "is IDEMIA's issuer DID: use your own tenant's verifier DID (Verified ID → Organization settings)")
 		}
 		v.httpsURL("ENTRA_AUTHORITY_HOST", e.AuthorityHost)
 		v.httpsURL("ENTRA_REQUEST_SERVICE_URL", e.RequestServiceURL)
@@ -266,7 +320,7 @@ func (v *validator) halves(c *Config) {
 		}
 		v.httpsURL("IPA_CREATE_SESSION_URL", i.CreateSessionURL)
 		if u, err := url.Parse(i.StartURL); err != nil || !(u.Scheme == "https" && u.Host != "" || u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
-			v.addf("IPA_START_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", i.StartURL)
+			v.addf("IPA_START_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", logging.URL(i.StartURL))
 		}
 	}
 	if (i.IDVURL == "") != (i.GIPSAPIKey == "") {
@@ -285,8 +339,8 @@ func (v *validator) result(c *Config) {
 	case r.WebhookURL == "" && r.WebhookSecret != "":
 		v.addf("VERIFIER_RESULT_WEBHOOK_URL", "missing: VERIFIER_RESULT_WEBHOOK_SECRET is set without it")
 	case r.WebhookURL != "":
-		if u, err := url.Parse(r.WebhookURL); err != nil || u.User != nil || !(u.Scheme == "https" && u.Host != "" || u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
-			v.addf("VERIFIER_RESULT_WEBHOOK_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", r.WebhookURL)
+		if u, err := url.Parse(r.WebhookURL); err != nil || !(u.Scheme == "https" && u.Host != "" || u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
+			v.addf("VERIFIER_RESULT_WEBHOOK_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", logging.URL(r.WebhookURL))
 		}
 		key := []byte(r.WebhookSecret)
 		if b64, ok := strings.CutPrefix(r.WebhookSecret, "whsec_"); ok {
@@ -313,7 +367,7 @@ func (v *validator) required(name, value, half string) {
 func (v *validator) httpsURL(name, raw string) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		v.addf(name, "must be an https URL, got %q", raw)
+		v.addf(name, "must be an https URL, got %q", logging.URL(raw))
 	}
 }
 
@@ -325,7 +379,7 @@ func IDVHost(raw string) (string, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
-		return "", fmt.Errorf("must be a host such as proofing.idemia.io (or https://host), got %q", raw)
+		return "", fmt.Errorf("must be a host such as proofing.idemia.io (or https://host), got %q", logging.URL(raw))
 	}
 	return strings.ToLower(u.Host), nil
 }

@@ -54,6 +54,8 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, "https://rp-handler.did.idemia.io/api/v1/ipa/start", c.IPA.StartURL)
 	assert.Equal(t, config.Rate{N: 20, Per: 60e9}, c.RateLimitPerIP)
 	assert.Equal(t, "memory", c.Store)
+	assert.Equal(t, 8, c.StreamsPerBrowser)
+	assert.Empty(t, c.MetricsAddr, "metrics on the public listener unless asked")
 	assert.Equal(t, "https://verifier.example.com/api/verifier/callback", c.URL("/api/verifier/callback"))
 }
 
@@ -103,12 +105,33 @@ func TestValidate(t *testing.T) {
 			"ENTRA_FACE_CHECK_THRESHOLD: must be an integer from 50 to 100",
 		}},
 		{"both secret and certificate, IDEMIA's DID as ours", with(valid(), "ENTRA_CLIENT_CERTIFICATE", "cert.pem", "ENTRA_VERIFIER_DID", "did:web:eu.did.idemia.io"), []string{
-			"ENTRA_CLIENT_CERTIFICATE: set either",
+			"ENTRA_CLIENT_CERTIFICATE: set exactly one",
+			"ENTRA_VERIFIER_DID: is IDEMIA's issuer DID",
+		}},
+		{"secret and assertion file", with(valid(), "ENTRA_CLIENT_ASSERTION_FILE", "/var/run/token"), []string{"ENTRA_CLIENT_CERTIFICATE: set exactly one"}},
+		{"no credential", with(valid(), "ENTRA_CLIENT_SECRET", ""), []string{"ENTRA_CLIENT_SECRET: missing: the presentation half needs one credential"}},
+		{"bad stage, bad issuers, a stage DID as ours", with(valid(), "VERIFIER_IDEMIA_STAGE", "st-g", "VERIFIER_ACCEPTED_ISSUERS", "did:web:ok.example,us.did.idemia.io,did:web:",
+			"ENTRA_VALIDATE_LINKED_DOMAIN", "sometimes"), []string{
+			"ENTRA_VALIDATE_LINKED_DOMAIN: must be true or false",
+			"VERIFIER_IDEMIA_STAGE: must be 1 to 16 lower-case letters or digits",
+			"VERIFIER_ACCEPTED_ISSUERS: \"us.did.idemia.io\" is not a DID",
+			"VERIFIER_ACCEPTED_ISSUERS: \"did:web:\" is not a DID",
+		}},
+		{"an accepted stage issuer as ours", with(valid(), "VERIFIER_IDEMIA_STAGE", "stg", "ENTRA_VERIFIER_DID", "did:web:us.did-stg.idemia.io"), []string{
 			"ENTRA_VERIFIER_DID: is IDEMIA's issuer DID",
 		}},
 		{"plain http upstreams", with(valid(), "ENTRA_AUTHORITY_HOST", "http://login.example", "IPA_CREATE_SESSION_URL", "http://ipa.example"), []string{
 			"ENTRA_AUTHORITY_HOST: must be an https URL",
 			"IPA_CREATE_SESSION_URL: must be an https URL",
+		}},
+		{"metrics on their own address", with(valid(), "VERIFIER_METRICS_ADDR", ":9090", "VERIFIER_STREAMS_PER_BROWSER", "2"), nil},
+		{"bad listeners and stream bound", with(valid(), "VERIFIER_METRICS_ADDR", ":8080", "VERIFIER_STREAMS_PER_BROWSER", "0"), []string{
+			"VERIFIER_STREAMS_PER_BROWSER: must be a positive integer, got 0",
+			"VERIFIER_METRICS_ADDR: must differ from VERIFIER_LISTEN_ADDR",
+		}},
+		{"unparsable listeners and stream bound", with(valid(), "VERIFIER_METRICS_ADDR", "9090", "VERIFIER_STREAMS_PER_BROWSER", "many"), []string{
+			"VERIFIER_STREAMS_PER_BROWSER: must be an integer",
+			"VERIFIER_METRICS_ADDR: must be an address such as :9090",
 		}},
 		{"identity retrieval needs both settings", with(valid(), "IDV_URL", "https://proofing.idemia.io/x"), []string{
 			"IDV_URL: IDV_URL and GIPS_RS_API_KEY go together",
@@ -148,14 +171,45 @@ func TestWithFile(t *testing.T) {
 }
 
 func TestLogValueHidesSecrets(t *testing.T) {
-	c := config.Load(env(with(valid(), "REDIS_URL", "redis://user:p4ssw0rd@redis:6379/0", "ENTRA_CALLBACK_SECRET", "0123456789abcdef-secret")))
+	c := config.Load(env(with(valid(), "REDIS_URL", "redis://user:p4ssw0rd@redis:6379/0?password=M4STER", "ENTRA_CALLBACK_SECRET", "0123456789abcdef-secret",
+		"VERIFIER_RESULT_WEBHOOK_URL", "https://u:hunter2@hook.example/x?token=SECRETTOKEN", "VERIFIER_RESULT_WEBHOOK_SECRET", "0123456789abcdef",
+		"VERIFIER_RETURN_URL_ALLOWLIST", "https://rp.example.com/a/,https://rp.example.com/b/")))
 	var buf strings.Builder
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("configuration", "config", c)
 	out := buf.String()
-	for _, secret := range []string{"s3cret", "ipa-secret", "p4ssw0rd", "0123456789abcdef-secret"} {
+	for _, secret := range []string{"s3cret", "ipa-secret", "p4ssw0rd", "M4STER", "0123456789abcdef-secret", "hunter2", "SECRETTOKEN", "user"} {
 		assert.NotContains(t, out, secret)
 	}
-	for _, shown := range []string{"config.ENTRA_CLIENT_SECRET=(set)", "config.REDIS_URL=redis://user@redis:6379/0", "config.VERIFIER_REGION=us", "config.ENTRA_TENANT_ID=tenant"} {
+	for _, shown := range []string{"config.ENTRA_CLIENT_SECRET=(set)", "config.REDIS_URL=redis://redis:6379/0?…", "config.VERIFIER_REGION=us",
+		"config.ENTRA_TENANT_ID=tenant", "config.VERIFIER_RESULT_WEBHOOK_URL=https://hook.example/x?…",
+		"config.VERIFIER_RETURN_URL_ALLOWLIST=https://rp.example.com/a/,https://rp.example.com/b/"} {
 		assert.Contains(t, out, shown)
 	}
+}
+
+// TestValidationErrorsRedactURLs: a refused URL is named in the error without its user, password or query.
+func TestValidationErrorsRedactURLs(t *testing.T) {
+	const userinfo, token = "u:p4ssw0rd@", "SECRETTOKEN"
+	err := config.Load(env(with(valid(),
+		"VERIFIER_RESULT_WEBHOOK_URL", "http://"+userinfo+"hook.example/x?token="+token, "VERIFIER_RESULT_WEBHOOK_SECRET", "0123456789abcdef",
+		"VERIFIER_PUBLIC_URL", "http://"+userinfo+"verifier.example.com/?token="+token,
+		"ENTRA_AUTHORITY_HOST", "http://"+userinfo+"login.example/?token="+token,
+		"IPA_START_URL", "ftp://"+userinfo+"ipa.example/?token="+token,
+		"IDV_URL", "https://"+userinfo+"idv.example/x?token="+token, "GIPS_RS_API_KEY", "k",
+	))).Validate()
+	require.Error(t, err)
+	msg := err.Error()
+	assert.NotContains(t, msg, token)
+	assert.NotContains(t, msg, "p4ssw0rd")
+	for _, shown := range []string{`got "http://hook.example/x?…"`, `got "http://verifier.example.com/?…"`, `got "http://login.example/?…"`, `got "ftp://ipa.example/?…"`, `got "https://idv.example/x?…"`} {
+		assert.Contains(t, msg, shown)
+	}
+}
+
+// TestWebhookURLMayCarryCredentials: a user and password in the webhook URL are sent as HTTP Basic auth, so
+// they are accepted (and never logged, see TestLogValueHidesSecrets).
+func TestWebhookURLMayCarryCredentials(t *testing.T) {
+	err := config.Load(env(with(valid(), "VERIFIER_RESULT_WEBHOOK_URL", "https://u:p@hook.example/x?token=SECRETTOKEN",
+		"VERIFIER_RESULT_WEBHOOK_SECRET", "0123456789abcdef"))).Validate()
+	assert.NoError(t, err)
 }

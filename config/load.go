@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/entra-verifier/entra-verifier/logging"
 )
 
 // Getenv looks a variable up; os.Getenv, or a file's values under the environment's (see WithFile).
@@ -55,31 +57,35 @@ func WithFile(env Getenv, path string) (Getenv, error) {
 func Load(getenv Getenv) *Config {
 	l := loader{getenv: getenv}
 	c := &Config{
-		ListenAddr:      l.str("VERIFIER_LISTEN_ADDR"),
-		Region:          strings.ToLower(l.str("VERIFIER_REGION")),
-		Store:           strings.ToLower(l.str("VERIFIER_STORE")),
-		RedisURL:        l.str("REDIS_URL"),
-		RedisMode:       l.str("VERIFIER_REDIS_MODE"),
-		RedisPrefix:     l.str("REDIS_KEY_PREFIX"),
-		Sandbox:         l.boolean("VERIFIER_SANDBOX"),
-		TrustedProxies:  l.cidrs("VERIFIER_TRUSTED_PROXIES"),
-		RateLimitPerIP:  l.rate("VERIFIER_RATE_LIMIT_PER_IP"),
-		RateLimitGlobal: l.rate("VERIFIER_RATE_LIMIT_GLOBAL"),
-		ClaimsRetention: l.duration("VERIFIER_CLAIMS_RETENTION"),
+		ListenAddr:        l.str("VERIFIER_LISTEN_ADDR"),
+		Region:            strings.ToLower(l.str("VERIFIER_REGION")),
+		Store:             strings.ToLower(l.str("VERIFIER_STORE")),
+		RedisURL:          l.str("REDIS_URL"),
+		RedisMode:         l.str("VERIFIER_REDIS_MODE"),
+		RedisPrefix:       l.str("REDIS_KEY_PREFIX"),
+		Sandbox:           l.boolean("VERIFIER_SANDBOX"),
+		TrustedProxies:    l.cidrs("VERIFIER_TRUSTED_PROXIES"),
+		RateLimitPerIP:    l.rate("VERIFIER_RATE_LIMIT_PER_IP"),
+		RateLimitGlobal:   l.rate("VERIFIER_RATE_LIMIT_GLOBAL"),
+		ClaimsRetention:   l.duration("VERIFIER_CLAIMS_RETENTION"),
+		StreamsPerBrowser: l.integer("VERIFIER_STREAMS_PER_BROWSER"),
+		MetricsAddr:       l.str("VERIFIER_METRICS_ADDR"),
 		Entra: Entra{
-			TenantID:            l.str("ENTRA_TENANT_ID"),
-			ClientID:            l.str("ENTRA_CLIENT_ID"),
-			ClientSecret:        l.str("ENTRA_CLIENT_SECRET"),
-			ClientCertificate:   l.str("ENTRA_CLIENT_CERTIFICATE"),
-			AuthorityHost:       l.str("ENTRA_AUTHORITY_HOST"),
-			RequestServiceURL:   strings.TrimSuffix(l.str("ENTRA_REQUEST_SERVICE_URL"), "/"),
-			VerifierDID:         l.str("ENTRA_VERIFIER_DID"),
-			ClientName:          l.str("ENTRA_CLIENT_NAME"),
-			Purpose:             l.str("ENTRA_PURPOSE"),
-			CallbackSecret:      l.raw("ENTRA_CALLBACK_SECRET"), // as written: the HMAC key's bytes
-			FaceCheck:           l.boolean("ENTRA_FACE_CHECK"),
-			FaceCheckThreshold:  l.integer("ENTRA_FACE_CHECK_THRESHOLD"),
-			FaceCheckPhotoClaim: l.str("ENTRA_FACE_CHECK_PHOTO_CLAIM"),
+			TenantID:             l.str("ENTRA_TENANT_ID"),
+			ClientID:             l.str("ENTRA_CLIENT_ID"),
+			ClientSecret:         l.str("ENTRA_CLIENT_SECRET"),
+			ClientCertificate:    l.str("ENTRA_CLIENT_CERTIFICATE"),
+			ClientAssertionFile:  l.str("ENTRA_CLIENT_ASSERTION_FILE"),
+			ValidateLinkedDomain: l.boolean("ENTRA_VALIDATE_LINKED_DOMAIN"),
+			AuthorityHost:        l.str("ENTRA_AUTHORITY_HOST"),
+			RequestServiceURL:    strings.TrimSuffix(l.str("ENTRA_REQUEST_SERVICE_URL"), "/"),
+			VerifierDID:          l.str("ENTRA_VERIFIER_DID"),
+			ClientName:           l.str("ENTRA_CLIENT_NAME"),
+			Purpose:              l.str("ENTRA_PURPOSE"),
+			CallbackSecret:       l.raw("ENTRA_CALLBACK_SECRET"), // as written: the HMAC key's bytes
+			FaceCheck:            l.boolean("ENTRA_FACE_CHECK"),
+			FaceCheckThreshold:   l.integer("ENTRA_FACE_CHECK_THRESHOLD"),
+			FaceCheckPhotoClaim:  l.str("ENTRA_FACE_CHECK_PHOTO_CLAIM"),
 		},
 		IPA: IPA{
 			CognitoURL:       strings.TrimSuffix(l.str("IPA_COGNITO_URL"), "/"),
@@ -106,6 +112,13 @@ func Load(getenv Getenv) *Config {
 	}
 	c.PublicURL = l.publicURL("VERIFIER_PUBLIC_URL")
 	c.AcceptedRegions = l.list("VERIFIER_ACCEPTED_REGIONS", c.Region)
+	c.IDEMIAStage = strings.ToLower(l.str("VERIFIER_IDEMIA_STAGE"))
+	c.Issuers = l.caseList("VERIFIER_ACCEPTED_ISSUERS")
+	// Azure Workload Identity injects AZURE_FEDERATED_TOKEN_FILE: it is the credential of a presentation half
+	// configured without one of its own.
+	if azure := l.str("AZURE_FEDERATED_TOKEN_FILE"); azure != "" && c.Entra.Enabled() && c.Entra.credentials() == 0 {
+		c.Entra.ClientAssertionFile = azure
+	}
 	c.problems, c.values = l.problems, l.seen
 	return c
 }
@@ -202,6 +215,17 @@ func (l *loader) list(name, def string) []string {
 	return out
 }
 
+// caseList splits a comma list keeping each item's case (DIDs are case-sensitive).
+func (l *loader) caseList(name string) []string {
+	var out []string
+	for _, s := range strings.Split(l.get(name), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 func (l *loader) cidrs(name string) []string {
 	out := l.list(name, "")
 	for _, s := range out {
@@ -235,7 +259,7 @@ func (l *loader) publicURL(name string) *url.URL {
 	}
 	u, err := url.Parse(strings.TrimSuffix(v, "/"))
 	if err != nil || !u.IsAbs() {
-		l.bad(name, "must be an absolute URL such as https://verifier.example.com, got %q", v)
+		l.bad(name, "must be an absolute URL such as https://verifier.example.com, got %q", logging.URL(v))
 		return nil
 	}
 	return u

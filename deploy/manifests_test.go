@@ -19,9 +19,10 @@ type object struct {
 	APIVersion string `yaml:"apiVersion"`
 	Kind       string `yaml:"kind"`
 	Metadata   struct {
-		Name      string            `yaml:"name"`
-		Namespace string            `yaml:"namespace"`
-		Labels    map[string]string `yaml:"labels"`
+		Name        string            `yaml:"name"`
+		Namespace   string            `yaml:"namespace"`
+		Labels      map[string]string `yaml:"labels"`
+		Annotations map[string]string `yaml:"annotations"`
 	} `yaml:"metadata"`
 	Data       map[string]string `yaml:"data"`
 	StringData map[string]string `yaml:"stringData"`
@@ -32,7 +33,8 @@ type object struct {
 		} `yaml:"selector"`
 		Template struct {
 			Metadata struct {
-				Labels map[string]string `yaml:"labels"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
 			} `yaml:"metadata"`
 			Spec podSpec `yaml:"spec"`
 		} `yaml:"template"`
@@ -46,6 +48,7 @@ type object struct {
 }
 
 type podSpec struct {
+	ServiceAccountName           string          `yaml:"serviceAccountName"`
 	AutomountServiceAccountToken *bool           `yaml:"automountServiceAccountToken"`
 	SecurityContext              securityContext `yaml:"securityContext"`
 	Containers                   []container     `yaml:"containers"`
@@ -210,7 +213,8 @@ func TestOverlays(t *testing.T) {
 			c := pod.Containers[0]
 			assert.Equal(t, "registry.example.com/entra-verifier:0.1.0", c.Image)
 			assertHardened(t, pod, c)
-			require.Len(t, c.Ports, 1)
+			require.Len(t, c.Ports, 2)
+			assert.Equal(t, "http", c.Ports[0].Name)
 			assert.Equal(t, 8080, c.Ports[0].ContainerPort)
 			assertHTTPProbe(t, "liveness", c.LivenessProbe, "/healthz", c.Ports[0].Name)
 			assertHTTPProbe(t, "readiness", c.ReadinessProbe, "/readyz", c.Ports[0].Name)
@@ -224,6 +228,7 @@ func TestOverlays(t *testing.T) {
 			assert.Equal(t, tt.publicURL, env.Data["VERIFIER_PUBLIC_URL"])
 			assert.Equal(t, "redis", env.Data["VERIFIER_STORE"])
 			assert.Equal(t, ":8080", env.Data["VERIFIER_LISTEN_ADDR"])
+			assertMetricsPort(t, d, c, env)
 			for _, secret := range []string{"ENTRA_CLIENT_SECRET", "ENTRA_CALLBACK_SECRET", "IPA_CLIENT_SECRET", "GIPS_RS_API_KEY"} {
 				assert.NotContains(t, env.Data, secret, "a secret in the ConfigMap")
 			}
@@ -242,9 +247,10 @@ func TestOverlays(t *testing.T) {
 				}
 				fromSecret[e.Name] = true
 			}
-			for _, name := range []string{"ENTRA_CLIENT_SECRET", "ENTRA_CALLBACK_SECRET", "IPA_CLIENT_SECRET"} {
+			for _, name := range []string{"ENTRA_CALLBACK_SECRET", "IPA_CLIENT_SECRET"} {
 				assert.True(t, fromSecret[name], "%s comes from the Secret", name)
 			}
+			assertWorkloadIdentity(t, out, d, env, secret)
 			for k, v := range secret.StringData {
 				assert.Equal(t, "REPLACE_ME", v, "the Secret's %s must be a placeholder, never a real value", k)
 			}
@@ -272,8 +278,9 @@ func TestOverlays(t *testing.T) {
 			// The Service reaches the pods on their http port.
 			svc := out.get(t, "Service", "entra-verifier")
 			assertSelects(t, serviceSelector(t, svc), d.Spec.Template.Metadata.Labels)
-			require.Len(t, svc.Spec.Ports, 1)
+			require.Len(t, svc.Spec.Ports, 1, "the Service exposes the public port only, never metrics")
 			assert.Equal(t, c.Ports[0].Name, svc.Spec.Ports[0].TargetPort)
+			assert.NotEqual(t, 9090, svc.Spec.Ports[0].Port)
 
 			// The overlay's own Redis, which REDIS_URL names.
 			redis := out.get(t, "Deployment", "entra-verifier-redis")
@@ -286,6 +293,40 @@ func TestOverlays(t *testing.T) {
 			out.get(t, "PodDisruptionBudget", "entra-verifier")
 		})
 	}
+}
+
+// assertWorkloadIdentity checks the recommended Entra credential: Azure Workload Identity's federated token
+// (AZURE_FEDERATED_TOKEN_FILE, the default of ENTRA_CLIENT_ASSERTION_FILE), no client secret anywhere.
+func assertWorkloadIdentity(t *testing.T, out rendered, d, env, secret *object) {
+	t.Helper()
+	pod := d.Spec.Template.Spec
+	assert.Equal(t, "true", d.Spec.Template.Metadata.Labels["azure.workload.identity/use"], "the webhook projects the token into labelled pods")
+	assert.NotContains(t, d.Spec.Selector.MatchLabels, "azure.workload.identity/use", "the selector stays immutable")
+	sa := out.get(t, "ServiceAccount", pod.ServiceAccountName)
+	assert.Equal(t, env.Data["ENTRA_CLIENT_ID"], sa.Metadata.Annotations["azure.workload.identity/client-id"],
+		"the service account names the app registration ENTRA_CLIENT_ID names")
+	for _, e := range pod.Containers[0].Env {
+		assert.NotEqual(t, "ENTRA_CLIENT_SECRET", e.Name, "no client secret beside the federated token")
+		assert.NotEqual(t, "ENTRA_CLIENT_CERTIFICATE", e.Name)
+	}
+	assert.NotContains(t, secret.StringData, "ENTRA_CLIENT_SECRET")
+	for _, name := range []string{"ENTRA_CLIENT_SECRET", "ENTRA_CLIENT_CERTIFICATE", "ENTRA_CLIENT_ASSERTION_FILE"} {
+		assert.NotContains(t, env.Data, name, "the credential is AZURE_FEDERATED_TOKEN_FILE, set by the webhook")
+	}
+}
+
+// assertMetricsPort checks that /metrics has its own listener (VERIFIER_METRICS_ADDR) on a named container
+// port, the one Prometheus is told to scrape, away from the public port.
+func assertMetricsPort(t *testing.T, d *object, c container, env *object) {
+	t.Helper()
+	assert.Equal(t, ":9090", env.Data["VERIFIER_METRICS_ADDR"], "metrics off the public listener")
+	require.Len(t, c.Ports, 2)
+	assert.Equal(t, "metrics", c.Ports[1].Name)
+	assert.Equal(t, 9090, c.Ports[1].ContainerPort)
+	a := d.Spec.Template.Metadata.Annotations
+	assert.Equal(t, "true", a["prometheus.io/scrape"])
+	assert.Equal(t, "9090", a["prometheus.io/port"], "Prometheus scrapes the metrics port")
+	assert.Equal(t, "/metrics", a["prometheus.io/path"])
 }
 
 // assertHardened checks the restricted Pod Security Standard and our own rules for one container.
@@ -352,5 +393,15 @@ func TestBase(t *testing.T) {
 	out := render(t, "base")
 	d := out.get(t, "Deployment", "entra-verifier")
 	assert.Equal(t, "memory", out.byPrefix(t, "ConfigMap", "entra-verifier-env").Data["VERIFIER_STORE"])
+	// The base keeps the client secret, for clusters without workload identity.
+	env := d.Spec.Template.Spec.Containers[0].Env
+	require.NotEmpty(t, env)
+	assert.Equal(t, "ENTRA_CLIENT_SECRET", env[0].Name)
+	assert.Contains(t, out.get(t, "Secret", "entra-verifier-credentials").StringData, "ENTRA_CLIENT_SECRET")
+	assert.NotContains(t, d.Spec.Template.Metadata.Labels, "azure.workload.identity/use")
 	assertHardened(t, d.Spec.Template.Spec, d.Spec.Template.Spec.Containers[0])
+	assertMetricsPort(t, d, d.Spec.Template.Spec.Containers[0], out.byPrefix(t, "ConfigMap", "entra-verifier-env"))
+	svc := out.get(t, "Service", "entra-verifier")
+	require.Len(t, svc.Spec.Ports, 1, "the Service exposes the public port only, never metrics")
+	assert.Equal(t, "http", svc.Spec.Ports[0].TargetPort)
 }

@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"encoding/pem"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -77,7 +75,7 @@ func TestBinaryServesTheFlow(t *testing.T) {
 	}
 	require.NoError(t, os.WriteFile(caFile, pemBytes, 0o600))
 
-	addr := freeAddr(t)
+	addr := FreeAddr(t)
 	base := "http://" + addr
 	proc := startProcess(t, []string{"serve"}, []string{
 		"SSL_CERT_FILE=" + caFile,
@@ -136,43 +134,17 @@ func TestBinaryServesTheFlow(t *testing.T) {
 	assert.NotContains(t, logs.String(), "client-secret")
 }
 
-// syncBuffer is a bytes.Buffer safe for the process's writer goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // process is the built binary running for one test; it is killed at the test's end.
 type process struct {
 	cmd    *exec.Cmd
-	logs   *syncBuffer
+	logs   *SyncBuffer
 	exited chan struct{} // closed when the process has exited; err is then its exit error
 	err    error
 }
 
 func startProcess(t *testing.T, args, env []string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(binary(t), args...), logs: &syncBuffer{}, exited: make(chan struct{})}
+	p := &process{cmd: exec.Command(binary(t), args...), logs: &SyncBuffer{}, exited: make(chan struct{})}
 	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	require.NoError(t, p.cmd.Start())

@@ -103,7 +103,7 @@ func TestReplicaIPACallbackRace(t *testing.T) {
 		if status == "completed" {
 			completed++
 			identity, _ := got["identity"].(map[string]any)
-			assert.Equal(t, "fetched", identity["proof"], run.name)
+			assert.Nil(t, identity["proof"], run.name)
 			assert.Equal(t, sandbox.IPALevelOfAssurance, identity["levelOfAssurance"], run.name)
 		} else {
 			assert.Nil(t, got["identity"], run.name)
@@ -123,6 +123,7 @@ func TestReplicaIPACallbackRace(t *testing.T) {
 	for _, run := range runs {
 		checkHistory(t, run.name+" (status polled on B)", run.polled())
 	}
-	assert.Equal(t, completed, a.GIPS.ProofRequests(), "one proof fetch per completed session, whatever the duplicates")
+	assert.Equal(t, completed, a.GIPS.IdentityRequests(), "one identity read per completed session, whatever the duplicates")
+	assert.Zero(t, a.GIPS.ProofRequests(), "the proof archive is never fetched on our own")
 	assert.Equal(t, deliveries+retries, a.IPA.CallbackAttempts(), "IDEMIA retried once per lost answer")
 }

@@ -63,7 +63,7 @@ func TestReplicasShareIPASessions(t *testing.T) {
 	require.True(t, ok, "the stream ends with the identity summary B retrieved: %v", last)
 	assert.Equal(t, sandbox.IPALevelOfAssurance, identity["levelOfAssurance"])
 	assert.Equal(t, sandbox.IPAIdentityStatus, identity["status"])
-	assert.Equal(t, "fetched", identity["proof"])
+	assert.Nil(t, identity["proof"], "the proof archive is not fetched")
 
 	for name, r := range map[string]*Harness{"A": a, "B": b} {
 		got := r.SessionOf(c.SessionID)
@@ -72,5 +72,6 @@ func TestReplicasShareIPASessions(t *testing.T) {
 		assert.NotEmpty(t, got["identityId"], "identityId on %s", name)
 	}
 	assert.Equal(t, []int64{0, 1}, []int64{lb.hits[0].Load(), lb.hits[1].Load()}, "the callback landed on B")
-	assert.Equal(t, 1, a.GIPS.ProofRequests(), "the proof was fetched once")
+	assert.Equal(t, 1, a.GIPS.IdentityRequests(), "the identity was read once")
+	assert.Zero(t, a.GIPS.ProofRequests(), "the proof archive is never fetched on our own")
 }

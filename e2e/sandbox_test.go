@@ -20,12 +20,12 @@ import (
 type sandboxProcess struct {
 	base    string
 	browser *http.Client
-	logs    *syncBuffer
+	logs    *SyncBuffer
 }
 
 func startSandboxBinary(t *testing.T) *sandboxProcess {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := FreeAddr(t)
 	start := time.Now()
 	proc := startProcess(t, []string{"serve", "--sandbox"}, []string{"VERIFIER_LISTEN_ADDR=" + addr})
 	base := "http://" + addr
@@ -156,7 +156,7 @@ func TestSandboxJourneys(t *testing.T) {
 
 func TestSandboxRefusesRealCredentials(t *testing.T) {
 	cmd := exec.Command(binary(t), "--sandbox")
-	cmd.Env = []string{"IPA_CLIENT_SECRET=real-secret", "VERIFIER_LISTEN_ADDR=" + freeAddr(t)}
+	cmd.Env = []string{"IPA_CLIENT_SECRET=real-secret", "VERIFIER_LISTEN_ADDR=" + FreeAddr(t)}
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit)

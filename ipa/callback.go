@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"time"
 
@@ -27,9 +28,12 @@ type Callback struct {
 	// SessionID is the UUID of the session, in lower case.
 	SessionID string
 	// Status is IPACompleted when the notification has no status, IPAError for ERROR (application error or
-	// user abort) and IPATimeout for HEARTBEAT_TIMEOUT.
+	// user abort) and IPATimeout for HEARTBEAT_TIMEOUT. Any other status is still an abnormal end: IPAError,
+	// with the value in Detail (IDEMIA may add values; refusing them would only make it retry and give up).
 	Status store.IPAStatus
-	// IdentityID and ProofURL are set when an identity was created. ProofURL is untrusted: see FetchProof.
+	// Detail is the status as sent when IDEMIA did not document it; "" otherwise.
+	Detail string
+	// IdentityID and ProofURL are set when an identity was created. ProofURL is untrusted: see OpenProof.
 	IdentityID string
 	ProofURL   string
 	// Timestamp is when IDEMIA created the notification.
@@ -67,6 +71,8 @@ func DecodeCallback(data []byte) (*Callback, error) {
 		return nil, fmt.Errorf("%w: identityId invalid", ErrMalformed)
 	case len(raw.ProofURL) > maxProofURLBytes || !printable(raw.ProofURL):
 		return nil, fmt.Errorf("%w: proofUrl invalid", ErrMalformed)
+	case raw.Status != nil && (len(*raw.Status) > maxFieldBytes || !printable(*raw.Status)):
+		return nil, fmt.Errorf("%w: status invalid", ErrMalformed)
 	}
 	var ok bool
 	if cb.SessionID, ok = canonicalUUID(raw.SessionID); !ok {
@@ -82,7 +88,9 @@ func DecodeCallback(data []byte) (*Callback, error) {
 	case *raw.Status == "HEARTBEAT_TIMEOUT":
 		cb.Status = store.IPATimeout
 	default:
-		return nil, fmt.Errorf("%w: unknown status", ErrMalformed)
+		cb.Status, cb.Detail = store.IPAError, *raw.Status
+		slog.Warn("IDEMIA notification with an undocumented status: the session ends in error", "sessionId", cb.SessionID,
+			"status", cb.Detail)
 	}
 	return cb, nil
 }

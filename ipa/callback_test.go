@@ -69,9 +69,8 @@ func TestDecodeCallbackRejectsMalformedBodies(t *testing.T) {
 		"timestamp a string":      `{"applicationId":"a",` + sid + `,"timestamp":"1733294237"}`,
 		"timestamp negative":      `{"applicationId":"a",` + sid + `,"timestamp":-1}`,
 		"timestamp huge":          `{"applicationId":"a",` + sid + `,"timestamp":1e300}`,
-		"status unknown":          `{"applicationId":"a",` + sid + `,"timestamp":1,"status":"DONE"}`,
-		"status empty":            `{"applicationId":"a",` + sid + `,"timestamp":1,"status":""}`,
-		"status lower case":       `{"applicationId":"a",` + sid + `,"timestamp":1,"status":"error"}`,
+		"status a control char":   `{"applicationId":"a",` + sid + `,"timestamp":1,"status":"DONE\n"}`,
+		"status too long":         `{"applicationId":"a",` + sid + `,"timestamp":1,"status":"` + strings.Repeat("X", 257) + `"}`,
 		"status a number":         `{"applicationId":"a",` + sid + `,"timestamp":1,"status":3}`,
 		"identityId an object":    `{"applicationId":"a",` + sid + `,"timestamp":1,"identityId":{}}`,
 		"identityId control char": `{"applicationId":"a",` + sid + `,"timestamp":1,"identityId":"gips-1\n2"}`,
@@ -82,6 +81,29 @@ func TestDecodeCallbackRejectsMalformedBodies(t *testing.T) {
 			cb, err := ipa.DecodeCallback([]byte(body))
 			assert.ErrorIs(t, err, ipa.ErrMalformed)
 			assert.Nil(t, cb)
+		})
+	}
+}
+
+func TestDecodeCallbackUndocumentedStatusIsAnError(t *testing.T) {
+	tests := []struct {
+		name, status string
+		want         store.IPAStatus
+		detail       string
+	}{
+		{"ERROR", `"ERROR"`, store.IPAError, ""},
+		{"HEARTBEAT_TIMEOUT", `"HEARTBEAT_TIMEOUT"`, store.IPATimeout, ""},
+		{"a value IDEMIA added", `"DOCUMENT_EXPIRED"`, store.IPAError, "DOCUMENT_EXPIRED"},
+		{"lower case", `"error"`, store.IPAError, "error"},
+		{"empty", `""`, store.IPAError, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cb, err := ipa.DecodeCallback([]byte(`{"applicationId":"a","sessionId":"` + fixtureSession +
+				`","timestamp":1733294237,"status":` + tc.status + `}`))
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, cb.Status)
+			assert.Equal(t, tc.detail, cb.Detail)
 		})
 	}
 }

@@ -33,7 +33,7 @@ func FuzzDecodeCallback(f *testing.F) {
 		if id, ok := canonicalUUID(cb.SessionID); !ok || id != cb.SessionID {
 			t.Fatalf("session id %q is not canonical", cb.SessionID)
 		}
-		if !printable(cb.ApplicationID) || !printable(cb.IdentityID) || !printable(cb.ProofURL) {
+		if !printable(cb.ApplicationID) || !printable(cb.IdentityID) || !printable(cb.ProofURL) || !printable(cb.Detail) {
 			t.Fatal("a control character got through")
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -17,7 +18,7 @@ import (
 // Bounds on what identity retrieval reads.
 const (
 	maxIdentityBytes = 1 << 20
-	// MaxProofBytes bounds the proof archive, which is read and discarded.
+	// MaxProofBytes bounds a proof archive streamed by OpenProof.
 	MaxProofBytes = 64 << 20
 )
 
@@ -90,20 +91,56 @@ func (c *Client) Identity(ctx context.Context, identityID string) (store.Identit
 	return store.IdentitySummary{LevelOfAssurance: answer.LevelOfAssurance, Status: answer.Status}, nil
 }
 
-// FetchProof downloads the proof archive at proofURL and discards it (it is personal data): only success or
-// failure is reported. proofURL is followed only when it is https, has no credentials, is on the configured
-// ID&V host and port (443 unless IDV_URL names another), and its path is under /gips/; anything else returns an
-// error wrapping ErrProofRefused without any request. Redirects are not followed.
-func (c *Client) FetchProof(ctx context.Context, proofURL string) error {
+// Proof is a proof archive as IDEMIA sends it, unread: Body streams it (at most MaxProofBytes) and must be
+// closed; ContentType is IDEMIA's.
+type Proof struct {
+	Body        io.ReadCloser
+	ContentType string
+}
+
+// OpenProof requests the proof archive at proofURL and returns it unread, for a caller that streams it to the
+// relying party's backend without storing or buffering it whole. Nothing calls it on its own: IDEMIA may close
+// the transaction once its proof is fetched, and the archive is the relying party's record, not ours.
+// proofURL is followed only when it is https, has no credentials, is on the configured ID&V host and port
+// (443 unless IDV_URL names another), and its path is under /gips/; anything else returns an error wrapping
+// ErrProofRefused without any request. Redirects are not followed.
+func (c *Client) OpenProof(ctx context.Context, proofURL string) (*Proof, error) {
 	if !c.RetrievalEnabled() {
-		return ErrDisabled
+		return nil, ErrDisabled
 	}
 	u, err := c.checkProofURL(proofURL)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return c.getDiscard(ctx, "proof", u)
+	resp, err := c.send(ctx, "proof", u)
+	if err != nil {
+		return nil, err
+	}
+	return &Proof{Body: &boundedBody{rc: resp.Body, left: MaxProofBytes}, ContentType: resp.Header.Get("Content-Type")}, nil
 }
+
+// boundedBody reads at most left bytes of rc and fails beyond them, so a stream never grows without bound.
+type boundedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return 0, &UpstreamError{Op: "proof", StatusCode: http.StatusOK, Err: fmt.Errorf("proof larger than %d bytes", MaxProofBytes)}
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return n - 1, &UpstreamError{Op: "proof", StatusCode: http.StatusOK, Err: fmt.Errorf("proof larger than %d bytes", MaxProofBytes)}
+	}
+	return n, err
+}
+
+func (b *boundedBody) Close() error { return b.rc.Close() }
 
 // checkProofURL returns proofURL parsed when it may be fetched, else an error wrapping ErrProofRefused.
 func (c *Client) checkProofURL(proofURL string) (*url.URL, error) {

@@ -54,20 +54,26 @@ func TestIdentityRejectsOddIDsWithoutARequest(t *testing.T) {
 	assert.Equal(t, 0, f.gips.Requests())
 }
 
-func TestFetchProof(t *testing.T) {
+func TestOpenProofStreamsTheArchive(t *testing.T) {
 	f := newFakes(t)
 	c := f.client(t)
 	id := f.gips.AddIdentity("VERIFIED", "LOA2")
 
-	require.NoError(t, c.FetchProof(t.Context(), f.gipsSrv.URL+"/gips/v1/identities/"+id+"/proof"))
+	proof, err := c.OpenProof(t.Context(), f.gipsSrv.URL+"/gips/v1/identities/"+id+"/proof")
+	require.NoError(t, err)
+	assert.Equal(t, "application/zip", proof.ContentType)
+	body, err := io.ReadAll(proof.Body)
+	require.NoError(t, err)
+	require.NoError(t, proof.Body.Close())
+	assert.True(t, strings.HasPrefix(string(body), "PK"), "a ZIP archive, as sent")
 	assert.Equal(t, 1, f.gips.ProofRequests())
 	assert.False(t, f.gips.HasIdentity(id), "IDEMIA discards the transaction once the proof is fetched")
 
-	err := c.FetchProof(t.Context(), f.gipsSrv.URL+"/gips/v1/identities/"+id+"/proof")
+	_, err = c.OpenProof(t.Context(), f.gipsSrv.URL+"/gips/v1/identities/"+id+"/proof")
 	assert.ErrorIs(t, err, ipa.ErrUpstream)
 }
 
-func TestFetchProofRefusesOtherURLsWithoutARequest(t *testing.T) {
+func TestOpenProofRefusesOtherURLsWithoutARequest(t *testing.T) {
 	f := newFakes(t)
 	other := sandbox.NewGIPS(testAPIKey)
 	otherSrv := httptest.NewTLSServer(other)
@@ -104,8 +110,9 @@ func TestFetchProofRefusesOtherURLsWithoutARequest(t *testing.T) {
 	}
 	for name, proofURL := range tests {
 		t.Run(name, func(t *testing.T) {
-			err := c.FetchProof(t.Context(), proofURL)
+			proof, err := c.OpenProof(t.Context(), proofURL)
 			assert.ErrorIs(t, err, ipa.ErrProofRefused)
+			assert.Nil(t, proof)
 		})
 	}
 	assert.Equal(t, 0, f.gips.Requests(), "the configured host saw a request")
@@ -150,10 +157,14 @@ func TestIDVURLForms(t *testing.T) {
 				IDVURL: tt.idvURL, GIPSAPIKey: "k", HTTPClient: &http.Client{Transport: rec}})
 			require.NoError(t, err)
 			for _, u := range tt.allowed {
-				assert.NoError(t, c.FetchProof(t.Context(), u), u)
+				proof, err := c.OpenProof(t.Context(), u)
+				if assert.NoError(t, err, u) {
+					assert.NoError(t, proof.Body.Close())
+				}
 			}
 			for _, u := range tt.refused {
-				assert.ErrorIs(t, c.FetchProof(t.Context(), u), ipa.ErrProofRefused, u)
+				_, err := c.OpenProof(t.Context(), u)
+				assert.ErrorIs(t, err, ipa.ErrProofRefused, u)
 			}
 			assert.Len(t, rec.urls, len(tt.allowed))
 		})
@@ -180,11 +191,35 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 	ue, _ := errors.AsType[*ipa.UpstreamError](err)
 	assert.Equal(t, http.StatusFound, ue.StatusCode)
 
-	err = c.FetchProof(t.Context(), f.gipsSrv.URL+"/gips/v1/identities/gips-1/proof")
+	_, err = c.OpenProof(t.Context(), f.gipsSrv.URL+"/gips/v1/identities/gips-1/proof")
 	require.ErrorIs(t, err, ipa.ErrUpstream)
 
 	assert.Equal(t, 2, f.gips.Requests())
 	assert.Equal(t, 0, other.Requests(), "the redirect was followed")
+}
+
+// endless answers 200 with an endless body.
+type endless struct{}
+
+func (endless) RoundTrip(req *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: 200, Body: io.NopCloser(zeros{}), Header: http.Header{"Content-Type": {"application/zip"}}, Request: req}, nil
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+func TestOpenProofStopsAtMaxProofBytes(t *testing.T) {
+	c, err := ipa.New(ipa.Config{CognitoURL: "https://cognito.example", ClientID: "id", ClientSecret: "s",
+		IDVURL: "proofing.idemia.io", GIPSAPIKey: "k", HTTPClient: &http.Client{Transport: endless{}}})
+	require.NoError(t, err)
+	proof, err := c.OpenProof(t.Context(), "https://proofing.idemia.io/gips/v1/identities/gips-1/proof")
+	require.NoError(t, err)
+	defer proof.Body.Close()
+	n, err := io.Copy(io.Discard, proof.Body)
+	require.ErrorIs(t, err, ipa.ErrUpstream)
+	assert.Contains(t, err.Error(), "proof larger than")
+	assert.Equal(t, int64(ipa.MaxProofBytes), n)
 }
 
 func TestRetrievalOffWithoutIDVSettings(t *testing.T) {
@@ -194,7 +229,8 @@ func TestRetrievalOffWithoutIDVSettings(t *testing.T) {
 	assert.False(t, c.RetrievalEnabled())
 	_, err := c.Identity(t.Context(), "gips-1")
 	assert.ErrorIs(t, err, ipa.ErrDisabled)
-	assert.ErrorIs(t, c.FetchProof(t.Context(), f.gipsSrv.URL+"/gips/v1/identities/gips-1/proof"), ipa.ErrDisabled)
+	_, err = c.OpenProof(t.Context(), f.gipsSrv.URL+"/gips/v1/identities/gips-1/proof")
+	assert.ErrorIs(t, err, ipa.ErrDisabled)
 	assert.Nil(t, c.Retrieve(t.Context(), &ipa.Callback{Status: store.IPACompleted, IdentityID: "gips-1"}))
 	assert.Equal(t, 0, f.gips.Requests())
 }

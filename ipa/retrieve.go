@@ -11,43 +11,21 @@ import (
 	"github.com/entra-verifier/entra-verifier/store"
 )
 
-// Proof outcomes recorded in store.IdentitySummary.Proof.
-const (
-	ProofFetched = "fetched"
-	ProofRefused = "refused"
-	ProofFailed  = "failed"
-)
-
-// Retrieve runs identity retrieval for a callback: the identity's status, then its proof, which IDEMIA
-// discards once fetched. It returns the summary to keep with the session, or nil when retrieval is off or
-// cb is not a completed callback naming an identity. Failures are reported in the summary's Error as a
-// short code (such as "identity_http_404" or "proof_refused"), never as personal data.
+// Retrieve reads the identity a completed callback names, once, for its level of assurance and status. It never
+// fetches the proof archive (IDEMIA may close the transaction once its proof is fetched; see OpenProof). It
+// returns the summary to keep with the session, or nil when retrieval is off or cb is not a completed callback
+// naming an identity. A failure is reported in the summary's Error as a short code (such as
+// "identity_http_404"), never as personal data.
 func (c *Client) Retrieve(ctx context.Context, cb *Callback) *store.IdentitySummary {
-	if !c.RetrievalEnabled() || cb == nil || cb.Status != store.IPACompleted || (cb.IdentityID == "" && cb.ProofURL == "") {
+	if !c.RetrievalEnabled() || cb == nil || cb.Status != store.IPACompleted || cb.IdentityID == "" {
 		return nil
 	}
 	var sum store.IdentitySummary
-	if cb.IdentityID != "" {
-		id, err := c.Identity(ctx, cb.IdentityID)
-		if err != nil {
-			sum.Error = reason("identity", err)
-		} else {
-			sum.LevelOfAssurance, sum.Status = id.LevelOfAssurance, id.Status
-		}
-	}
-	if cb.ProofURL != "" {
-		err := c.FetchProof(ctx, cb.ProofURL)
-		switch {
-		case err == nil:
-			sum.Proof = ProofFetched
-		case errors.Is(err, ErrProofRefused):
-			sum.Proof = ProofRefused
-		default:
-			sum.Proof = ProofFailed
-		}
-		if err != nil && sum.Error == "" {
-			sum.Error = reason("proof", err)
-		}
+	id, err := c.Identity(ctx, cb.IdentityID)
+	if err != nil {
+		sum.Error = reason("identity", err)
+	} else {
+		sum.LevelOfAssurance, sum.Status = id.LevelOfAssurance, id.Status
 	}
 	return &sum
 }
@@ -107,21 +85,4 @@ func (c *Client) get(ctx context.Context, op string, u *url.URL, limit int64) ([
 		return nil, &UpstreamError{Op: op, StatusCode: resp.StatusCode, Err: err}
 	}
 	return data, nil
-}
-
-// getDiscard makes a successful GET and reads its body, at most MaxProofBytes, into nothing.
-func (c *Client) getDiscard(ctx context.Context, op string, u *url.URL) error {
-	resp, err := c.send(ctx, op, u)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	n, err := io.Copy(io.Discard, io.LimitReader(resp.Body, MaxProofBytes+1))
-	switch {
-	case err != nil:
-		return &UpstreamError{Op: op, StatusCode: resp.StatusCode, Err: err}
-	case n > MaxProofBytes:
-		return &UpstreamError{Op: op, StatusCode: resp.StatusCode, Err: fmt.Errorf("proof larger than %d bytes", MaxProofBytes)}
-	}
-	return nil
 }

@@ -84,7 +84,7 @@ func TestJourneyEndsWithEachOutcome(t *testing.T) {
 		identity *store.IdentitySummary
 	}{
 		{sandbox.IPACompleted, store.IPACompleted, &store.IdentitySummary{
-			LevelOfAssurance: sandbox.IPALevelOfAssurance, Status: sandbox.IPAIdentityStatus, Proof: ipa.ProofFetched}},
+			LevelOfAssurance: sandbox.IPALevelOfAssurance, Status: sandbox.IPAIdentityStatus}},
 		{sandbox.IPAError, store.IPAError, nil},
 		{sandbox.IPAHeartbeatTimeout, store.IPATimeout, nil},
 	}
@@ -99,8 +99,8 @@ func TestJourneyEndsWithEachOutcome(t *testing.T) {
 			assert.Equal(t, tt.identity, rc.session.Identity)
 			if tt.outcome == sandbox.IPACompleted {
 				assert.Equal(t, 1, f.gips.IdentityRequests())
-				assert.Equal(t, 1, f.gips.ProofRequests())
-				assert.False(t, f.gips.HasIdentity(rc.session.IdentityID))
+				assert.Equal(t, 0, f.gips.ProofRequests(), "the proof archive is never fetched on our own")
+				assert.True(t, f.gips.HasIdentity(rc.session.IdentityID), "IDEMIA keeps the transaction for the relying party")
 			}
 			// A repeat changes nothing and is still accepted.
 			status, err = f.ipa.Deliver(t.Context(), id, []byte(`{"applicationId":"`+testApplicationID+
@@ -165,20 +165,22 @@ func TestRetrieveSummaries(t *testing.T) {
 		cb   *ipa.Callback
 		want *store.IdentitySummary
 	}{
-		{"refused proofUrl", completed(id, "https://169.254.169.254/gips/x"),
-			&store.IdentitySummary{LevelOfAssurance: "LOA2", Status: "VERIFIED", Proof: ipa.ProofRefused, Error: "proof_refused"}},
-		{"fetched", completed(id, proofURL(id)),
-			&store.IdentitySummary{LevelOfAssurance: "LOA2", Status: "VERIFIED", Proof: ipa.ProofFetched}},
-		{"identity gone", completed(id, proofURL(id)),
-			&store.IdentitySummary{Proof: ipa.ProofFailed, Error: "identity_http_404"}},
+		{"a proofUrl it may not fetch changes nothing", completed(id, "https://169.254.169.254/gips/x"),
+			&store.IdentitySummary{LevelOfAssurance: "LOA2", Status: "VERIFIED"}},
+		{"read once, proof left alone", completed(id, proofURL(id)),
+			&store.IdentitySummary{LevelOfAssurance: "LOA2", Status: "VERIFIED"}},
+		{"identity gone", completed("gips-00000000-0000-4000-8000-000000000000", proofURL(id)),
+			&store.IdentitySummary{Error: "identity_http_404"}},
 		{"odd identity id", completed("../../admin", ""), &store.IdentitySummary{Error: "identity_id_invalid"}},
 		{"no identity", completed("", ""), nil},
+		{"a proofUrl without an identity", completed("", proofURL(id)), nil},
 		{"error callback", &ipa.Callback{Status: store.IPAError, IdentityID: id}, nil},
 		{"no callback", nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.want, c.Retrieve(t.Context(), tt.cb))
+			assert.Equal(t, 0, f.gips.ProofRequests(), "no proof fetched")
 		})
 	}
 }

@@ -189,7 +189,7 @@ func Transition(sess *store.IPASession, cb *Callback, now time.Time) bool {
 	if sess.Status.Final() {
 		return false
 	}
-	sess.Status, sess.UpdatedAt = cb.Status, now
+	sess.Status, sess.UpdatedAt, sess.Detail = cb.Status, now, cb.Detail
 	if cb.Status == store.IPACompleted {
 		sess.IdentityID, sess.ProofURL = cb.IdentityID, cb.ProofURL
 	}

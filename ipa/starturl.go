@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/entra-verifier/entra-verifier/logging"
 )
 
 // StartURL returns base (IPA_START_URL) with the query parameter session-id=sessionID added, keeping any
@@ -12,7 +14,7 @@ import (
 func StartURL(base, sessionID string) (string, error) {
 	u, err := url.Parse(base)
 	if err != nil || !u.IsAbs() || u.Host == "" {
-		return "", fmt.Errorf("ipa: start URL %q is not an absolute URL", base)
+		return "", fmt.Errorf("ipa: start URL %q is not an absolute URL", logging.URL(base))
 	}
 	if sessionID == "" {
 		return "", errors.New("ipa: start URL: empty session id")

@@ -113,8 +113,10 @@ var (
 	secretParam = regexp.MustCompile(`(?i)((?:client_secret|client_assertion|api[-_]?key|access_token|password)=)[^&\s"]+`)
 )
 
-// scrub removes token-, secret- and blob-looking runs from free text such as error messages.
+// scrub removes URLs' userinfo and queries (see URL) and token-, secret- and blob-looking runs from free
+// text such as error messages.
 func scrub(s string) string {
+	s = URLs(s)
 	if len(s) < 20 {
 		return s
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/entra-verifier/entra-verifier/logging"
 )
 
 // ErrReturnURL marks a return_to that is not on VERIFIER_RETURN_URL_ALLOWLIST.
@@ -24,7 +26,7 @@ func ParseAllowlist(list string) (Allowlist, error) {
 		}
 		u, err := url.Parse(raw)
 		if err != nil || !webURL(u) || !ascii(u.Host) || u.RawQuery != "" || u.Fragment != "" {
-			return nil, fmt.Errorf("VERIFIER_RETURN_URL_ALLOWLIST: %q is not an https URL prefix such as https://rp.example.com/onboarding/", raw)
+			return nil, fmt.Errorf("VERIFIER_RETURN_URL_ALLOWLIST: %q is not an https URL prefix such as https://rp.example.com/onboarding/", logging.URL(raw))
 		}
 		if u.Path == "" {
 			u.Path = "/"
@@ -42,11 +44,11 @@ func webURL(u *url.URL) bool {
 // Check returns raw parsed when it is an absolute URL with the exact origin of an entry and a path under
 // the entry's path; anything else (another host or scheme, javascript:, //host, a user part, a non-ASCII
 // host, a path elsewhere, or one that could climb out on some server: dot segments, ";", encoded "/", "\\",
-// "." or NUL) wraps ErrReturnURL.
+// "." or NUL; or a URL already carrying a result parameter, see carriesResult) wraps ErrReturnURL.
 func (a Allowlist) Check(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
-	if err != nil || !webURL(u) || strings.Contains(raw, "\\") || !ascii(u.Host) || unsafePath(u.EscapedPath()) {
-		return nil, fmt.Errorf("%w: %q", ErrReturnURL, raw)
+	if err != nil || !webURL(u) || strings.Contains(raw, "\\") || !ascii(u.Host) || unsafePath(u.EscapedPath()) || carriesResult(u) {
+		return nil, fmt.Errorf("%w: %q", ErrReturnURL, logging.URL(raw))
 	}
 	clean := u.EscapedPath()
 	if clean == "" {
@@ -61,7 +63,37 @@ func (a Allowlist) Check(raw string) (*url.URL, error) {
 			return u, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: %q", ErrReturnURL, raw)
+	return nil, fmt.Errorf("%w: %q", ErrReturnURL, logging.URL(raw))
+}
+
+// resultParam is the query parameter WithToken adds.
+const resultParam = "result"
+
+// carriesResult reports whether u already has a parameter that some server could read as the result token
+// WithToken appends: a relying party reading the first result would read the attacker's. Query pairs are
+// split on "&" and ";" (older servers split on both); a name counts as "result" once percent- and
+// "+"-decoded, trimmed of spaces, cut at "[" (PHP's result[]) and compared without case (ASP.NET's query is
+// case-insensitive). Fragment pairs with a value count too, for relying parties reading location.hash; a
+// bare "#result" anchor does not.
+func carriesResult(u *url.URL) bool {
+	return hasResultParam(u.RawQuery, false) || hasResultParam(u.EscapedFragment(), true)
+}
+
+func hasResultParam(raw string, needValue bool) bool {
+	for _, pair := range strings.FieldsFunc(raw, func(r rune) bool { return r == '&' || r == ';' }) {
+		name, _, hasValue := strings.Cut(pair, "=")
+		if needValue && !hasValue {
+			continue
+		}
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		name, _, _ = strings.Cut(strings.TrimSpace(name), "[")
+		if strings.EqualFold(strings.TrimSpace(name), resultParam) {
+			return true
+		}
+	}
+	return false
 }
 
 // unsafePath reports a path some server could resolve outside its prefix.
@@ -99,6 +131,6 @@ func WithToken(u *url.URL, token string) string {
 	if c.RawQuery != "" {
 		c.RawQuery += "&"
 	}
-	c.RawQuery += "result=" + url.QueryEscape(token)
+	c.RawQuery += resultParam + "=" + url.QueryEscape(token)
 	return c.String()
 }

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entra-verifier/entra-verifier/logging"
 	"github.com/entra-verifier/entra-verifier/store"
 )
 
@@ -82,7 +83,7 @@ func (w *Webhook) Delivery(ev Event) (*store.Delivery, error) {
 		return nil, fmt.Errorf("encode result event: %w", err)
 	}
 	now := w.now().UTC()
-	return &store.Delivery{ID: "msg_" + cryptorand.Text(), Body: body, NextAttempt: now, CreatedAt: now}, nil
+	return &store.Delivery{ID: "msg_" + cryptorand.Text(), Body: body, NextAttempt: now, CreatedAt: now, ClaimsUntil: ev.ClaimsUntil}, nil
 }
 
 // Run delivers due events until ctx ends.
@@ -141,12 +142,21 @@ func Backoff(n int) time.Duration {
 	return d + time.Duration(rand.Int64N(int64(d)/5+1)) - d/10
 }
 
-// post makes one attempt; any answer but 2xx, or no answer in time, is a failure.
+// post makes one attempt; any answer but 2xx, or no answer in time, is a failure. From d.ClaimsUntil on,
+// d's body loses its claims first (and so does the retry recorded after a failure).
 func (w *Webhook) post(ctx context.Context, d *store.Delivery) (int, error) {
-	ts := w.now().Unix()
+	now := w.now()
+	if !d.ClaimsUntil.IsZero() && !now.Before(d.ClaimsUntil) {
+		body, err := withoutClaims(d.Body)
+		if err != nil {
+			return 0, err
+		}
+		d.Body, d.ClaimsUntil = body, time.Time{}
+	}
+	ts := now.Unix()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.URL, bytes.NewReader(d.Body))
 	if err != nil {
-		return 0, err
+		return 0, redactURLError(w.URL, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("webhook-id", d.ID)
@@ -154,11 +164,7 @@ func (w *Webhook) post(ctx context.Context, d *store.Delivery) (int, error) {
 	req.Header.Set("webhook-signature", Sign(w.Secret, d.ID, ts, d.Body))
 	resp, err := w.HTTP.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // the URL may hold the receiver's own secret: keep it out of the logs
-		}
-		return 0, err
+		return 0, redactURLError(w.URL, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -166,6 +172,37 @@ func (w *Webhook) post(ctx context.Context, d *store.Delivery) (int, error) {
 		return resp.StatusCode, fmt.Errorf("receiver answered %d", resp.StatusCode)
 	}
 	return resp.StatusCode, nil
+}
+
+// withoutClaims returns the event body with data.claims removed and data.claimsExpired set, every other
+// field kept as it was (whatever version of the service encoded it).
+func withoutClaims(body []byte) ([]byte, error) {
+	var ev map[string]json.RawMessage
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return nil, fmt.Errorf("result webhook: remove lapsed claims: %w", err)
+	}
+	var data map[string]json.RawMessage
+	if err := json.Unmarshal(ev["data"], &data); err != nil {
+		return nil, fmt.Errorf("result webhook: remove lapsed claims: %w", err)
+	}
+	delete(data, "claims")
+	data["claimsExpired"] = json.RawMessage("true")
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("result webhook: remove lapsed claims: %w", err)
+	}
+	ev["data"] = raw
+	return json.Marshal(ev)
+}
+
+// redactURLError replaces the URL net/http puts in err (a *url.Error carries it whole, query included) by
+// logging.URL's form: the URL may hold the receiver's own secret.
+func redactURLError(raw string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("POST %s: %w", logging.URL(raw), err)
 }
 
 func cmp(d, def time.Duration) time.Duration {

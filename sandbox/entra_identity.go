@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -25,6 +26,9 @@ type IdentityPlatform struct {
 	// ClientID and ClientSecret are the accepted credentials; a client assertion is accepted for ClientID
 	// when ClientSecret is empty or an assertion is sent.
 	ClientID, ClientSecret string
+	// ClientAssertion, when set, is the only client assertion accepted (a federated token; change it with
+	// SetClientAssertion to simulate its rotation); otherwise any JWT-shaped assertion is.
+	ClientAssertion string
 	// Roles go into every issued token; nil means DefaultRoles. Change them with SetRoles once serving.
 	Roles []string
 	// ExpiresIn is the token lifetime in seconds; 0 means 3599.
@@ -32,8 +36,12 @@ type IdentityPlatform struct {
 
 	mu     sync.Mutex
 	calls  int
+	forms  []url.Values
 	issued map[string][]string
 }
+
+// AssertionType is the client_assertion_type of a JWT client assertion (RFC 7523).
+const AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 // ServeHTTP implements http.Handler.
 func (p *IdentityPlatform) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -55,16 +63,23 @@ func (p *IdentityPlatform) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *IdentityPlatform) token(w http.ResponseWriter, r *http.Request, tenant string) {
-	p.mu.Lock()
-	p.calls++
-	clientID, secret, roles, expiresIn := p.ClientID, p.ClientSecret, p.Roles, p.ExpiresIn
-	p.mu.Unlock()
 	if err := r.ParseForm(); err != nil {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "body is not a form")
 		return
 	}
 	f := r.PostForm
+	p.mu.Lock()
+	p.calls++
+	p.forms = append(p.forms, cloneValues(f))
+	clientID, secret, assertion, roles, expiresIn := p.ClientID, p.ClientSecret, p.ClientAssertion, p.Roles, p.ExpiresIn
+	p.mu.Unlock()
 	switch {
+	case f.Has("client_assertion") && f.Get("client_assertion_type") != AssertionType:
+		oauthError(w, http.StatusBadRequest, "invalid_request", "AADSTS50027: client_assertion_type must be "+AssertionType)
+		return
+	case assertion != "" && f.Has("client_assertion") && f.Get("client_assertion") != assertion:
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "AADSTS700024: Client assertion is not within its valid time range.")
+		return
 	case f.Get("grant_type") != "client_credentials":
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "only client_credentials")
 		return
@@ -99,6 +114,32 @@ func authenticated(want, secret, assertion string) bool {
 		return strings.Count(assertion, ".") == 2 // a signed JWT; the fake does not check the certificate
 	}
 	return want != "" && secret == want
+}
+
+// SetClientAssertion changes the accepted client assertion (simulates the rotation of a federated token).
+func (p *IdentityPlatform) SetClientAssertion(assertion string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ClientAssertion = assertion
+}
+
+// TokenForms returns the form of every token request received, in order (tests check what a client sent).
+func (p *IdentityPlatform) TokenForms() []url.Values {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]url.Values, len(p.forms))
+	for i, f := range p.forms {
+		out[i] = cloneValues(f)
+	}
+	return out
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = slices.Clone(vs)
+	}
+	return out
 }
 
 // SetRoles changes the roles of tokens issued from now on (simulates admin consent given or withdrawn).

@@ -54,6 +54,9 @@ type RequestService struct {
 	Lifetime time.Duration
 	// CallbackClient posts callbacks; nil means http.DefaultClient.
 	CallbackClient *http.Client
+	// URLPrefix starts the url of a create answer, before the request URI; "" means "openid-vc://?request_uri="
+	// (Microsoft answered "openid://vc/?request_uri=" in 2022: the scheme is not ours to rely on).
+	URLPrefix string
 
 	mu       sync.Mutex
 	delay    time.Duration
@@ -159,9 +162,13 @@ func (s *RequestService) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if lifetime == 0 {
 		lifetime = 5 * time.Minute
 	}
+	prefix := s.URLPrefix
+	if prefix == "" {
+		prefix = "openid-vc://?request_uri="
+	}
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"requestId": rec.RequestID,
-		"url":       "openid-vc://?request_uri=https://" + r.Host + "/v1.0/tenants/sandbox/verifiableCredentials/presentationRequests/" + rec.RequestID,
+		"url":       prefix + "https://" + r.Host + "/v1.0/tenants/sandbox/verifiableCredentials/presentationRequests/" + rec.RequestID,
 		"expiry":    time.Now().Add(lifetime).Unix(),
 	})
 }

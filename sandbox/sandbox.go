@@ -19,7 +19,8 @@ import (
 type Options struct {
 	// PublicURL is the verifier's own public URL (its callback and goto URLs derive from it).
 	PublicURL string
-	// IssuerDID is the IDEMIA DID the simulated wallet's credentials come from.
+	// IssuerDID is the IDEMIA DID the simulated wallet's credentials come from: the first accepted issuer, so
+	// that it follows VERIFIER_IDEMIA_STAGE and VERIFIER_ACCEPTED_ISSUERS.
 	IssuerDID string
 }
 
@@ -115,6 +116,9 @@ func (s *Sandbox) serve(h http.Handler) (string, error) {
 	go func() { _ = srv.ServeTLS(ln, "", "") }()
 	return "https://" + ln.Addr().String(), nil
 }
+
+// IssuerDID is the DID the simulated wallet's credentials come from (Options.IssuerDID).
+func (s *Sandbox) IssuerDID() string { return s.opts.IssuerDID }
 
 // Settings returns the configuration (SPEC section 5 names) that points a verifier at the simulators.
 func (s *Sandbox) Settings() map[string]string { return s.settings }

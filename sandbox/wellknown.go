@@ -24,21 +24,28 @@ func Descriptors(publicURL string) (did string, didJSON, didConfiguration []byte
 	if err != nil {
 		return "", nil, nil, err
 	}
+	didJSON, didConfiguration, err = DescriptorsForDID(did, publicURL)
+	return did, didJSON, didConfiguration, err
+}
+
+// DescriptorsForDID is Descriptors for a given did:web DID on publicURL's host, such as one with a path
+// (did:web:host:verifier:eu, Entra's did:web path setup).
+func DescriptorsForDID(did, publicURL string) (didJSON, didConfiguration []byte, err error) {
 	u, err := url.Parse(publicURL)
 	if err != nil {
-		return "", nil, nil, err
+		return nil, nil, err
 	}
 	raw, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return "", nil, nil, err
+		return nil, nil, err
 	}
 	priv, err := jwk.Import(raw)
 	if err != nil {
-		return "", nil, nil, err
+		return nil, nil, err
 	}
 	pub, err := jwk.PublicKeyOf(priv)
 	if err != nil {
-		return "", nil, nil, err
+		return nil, nil, err
 	}
 	const frag = "#sandboxSigningKey-1"
 	doc := map[string]any{
@@ -64,19 +71,19 @@ func Descriptors(publicURL string) (did string, didJSON, didConfiguration []byte
 	}
 	payload, err := json.Marshal(claims)
 	if err != nil {
-		return "", nil, nil, err
+		return nil, nil, err
 	}
 	hdr := jws.NewHeaders()
 	if err := hdr.Set(jws.KeyIDKey, did+frag); err != nil {
-		return "", nil, nil, err
+		return nil, nil, err
 	}
 	token, err := jws.Sign(payload, jws.WithKey(jwa.ES256(), priv, jws.WithProtectedHeaders(hdr)))
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("sign domain linkage credential: %w", err)
+		return nil, nil, fmt.Errorf("sign domain linkage credential: %w", err)
 	}
 	if didJSON, err = json.MarshalIndent(doc, "", "  "); err != nil {
-		return "", nil, nil, err
+		return nil, nil, err
 	}
 	didConfiguration, err = json.MarshalIndent(map[string]any{"@context": wellknown.ContextV0, "linked_dids": []string{string(token)}}, "", "  ")
-	return did, didJSON, didConfiguration, err
+	return didJSON, didConfiguration, err
 }

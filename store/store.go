@@ -117,6 +117,9 @@ type IPASession struct {
 	OwnerHash string    `json:"owner"`
 	StartURL  string    `json:"startUrl"`
 	Status    IPAStatus `json:"status"`
+	// Detail is the upstream status of an abnormal end IDEMIA did not document (an error session): kept and
+	// logged, not shown in the status read.
+	Detail string `json:"detail,omitempty"`
 	// IdentityID and ProofURL come from a completed callback.
 	IdentityID string `json:"identityId,omitempty"`
 	ProofURL   string `json:"proofUrl,omitempty"`
@@ -143,7 +146,8 @@ func (s *IPASession) Clone() *IPASession {
 type IdentitySummary struct {
 	LevelOfAssurance string `json:"levelOfAssurance,omitempty"`
 	Status           string `json:"status,omitempty"`
-	// Proof is "fetched", "refused" (proofUrl not allowed) or "failed"; empty when not attempted.
+	// Proof was the outcome of fetching the proof archive; the service no longer fetches it on its own (SPEC
+	// section 2), so it stays empty.
 	Proof string `json:"proof,omitempty"`
 	// Error is a short, non-personal reason when retrieval failed.
 	Error string `json:"error,omitempty"`
@@ -235,6 +239,9 @@ type Delivery struct {
 	Attempts    int       `json:"attempts"`
 	NextAttempt time.Time `json:"nextAttempt"`
 	CreatedAt   time.Time `json:"createdAt"`
+	// ClaimsUntil, when set, is when the claims in Body lapse (VERIFIER_CLAIMS_RETENTION): an attempt from
+	// then on sends Body without them (result.Webhook).
+	ClaimsUntil time.Time `json:"claimsUntil,omitzero"`
 }
 
 // DeliveryIDs joins the IDs (webhook-ids) of ds for a log line; "" for none.

@@ -9,8 +9,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -145,10 +145,17 @@ func (c *Client) create(ctx context.Context, body []byte) (*Created, time.Durati
 	if err := json.Unmarshal(raw, &created); err != nil {
 		return nil, 0, fmt.Errorf("%w: decode answer: %w", ErrUpstream, err)
 	}
-	if created.RequestID == "" || !strings.HasPrefix(created.URL, "openid-vc://") {
-		return nil, 0, fmt.Errorf("%w: answer without requestId or openid-vc:// url", ErrUpstream)
+	if created.RequestID == "" || !absoluteURL(created.URL) {
+		return nil, 0, fmt.Errorf("%w: answer without requestId or url", ErrUpstream)
 	}
 	return &created, 0, nil
+}
+
+// absoluteURL reports whether s is a URL with a scheme. The url is opaque to us and passed on as it is: Microsoft
+// changed its scheme before (openid://vc/ in 2022, openid-vc:// now).
+func absoluteURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme != "" && (u.Opaque != "" || u.Host != "" || u.RawQuery != "" || u.Path != "")
 }
 
 // retryAfter parses a Retry-After header given in seconds or as an HTTP date.

@@ -93,7 +93,7 @@ func APIKey(secret []byte, state string) string {
 // Request returns the createPresentationRequest body for a new callback state.
 func (s *Service) Request(state string) *PresentationRequest {
 	e := s.cfg.Entra
-	v := Validation{AllowRevoked: false, ValidateLinkedDomain: true}
+	v := Validation{AllowRevoked: false, ValidateLinkedDomain: e.ValidateLinkedDomain}
 	if e.FaceCheck {
 		v.FaceCheck = &FaceCheck{SourcePhotoClaimName: e.FaceCheckPhotoClaim, MatchConfidenceThreshold: e.FaceCheckThreshold}
 	}

@@ -58,9 +58,20 @@ func NewTokenSource(cfg config.Entra, hc *http.Client) (*TokenSource, error) {
 	return &TokenSource{client: client, scopes: []string{config.Scope}, timeout: 30 * time.Second}, nil
 }
 
+// credential returns the MSAL credential of the one form cfg sets: a secret, a certificate, or an assertion
+// file (checked readable now, read again at every token request).
 func credential(cfg config.Entra) (confidential.Credential, error) {
-	if cfg.ClientSecret != "" {
+	switch cfg.CredentialForm() {
+	case config.CredentialSecret:
 		return confidential.NewCredFromSecret(cfg.ClientSecret)
+	case config.CredentialAssertionFile:
+		a := AssertionFile{Path: cfg.ClientAssertionFile}
+		if _, err := a.Read(context.Background()); err != nil {
+			return confidential.Credential{}, err
+		}
+		return a.Credential(), nil
+	case "":
+		return confidential.Credential{}, errors.New("entra credential: none of ENTRA_CLIENT_SECRET, ENTRA_CLIENT_CERTIFICATE, ENTRA_CLIENT_ASSERTION_FILE is set")
 	}
 	pem := []byte(cfg.ClientCertificate)
 	if !strings.Contains(cfg.ClientCertificate, "-----BEGIN") {

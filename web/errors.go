@@ -54,6 +54,10 @@ var errorMap = []struct {
 // errExpired answers a QR code asked for after its request or session expired.
 var errExpired = &Error{Status: http.StatusGone, Code: "expired", Message: "this request has expired; start a new one"}
 
+// errTooManyStreams answers an event stream beyond VERIFIER_STREAMS_PER_BROWSER.
+var errTooManyStreams = &Error{Status: http.StatusTooManyRequests, Code: "too_many_streams",
+	Message: "this browser has too many open event streams; close one and try again"}
+
 // timeoutAnswer is the answer when an upstream call timed out, whatever service it was.
 var timeoutAnswer = Error{Status: http.StatusGatewayTimeout, Code: "timeout", Message: "an upstream service did not answer in time; try again shortly"}
 

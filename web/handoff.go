@@ -76,7 +76,7 @@ func (s *Server) presentationReturn(c *gin.Context) {
 		writeError(c, errReturnTo)
 		return
 	}
-	if p, err = s.presentations.HandOff(ctx, p.ID, ownerFromCookie(c)); err != nil {
+	if p, err = s.presentations.HandOff(ctx, p.ID, s.ownerFromCookie(c)); err != nil {
 		writeError(c, err)
 		return
 	}

@@ -56,7 +56,7 @@ func (s *Server) createSession(c *gin.Context) {
 
 // readSession reads the session named in c's path as c's browser sees it.
 func (s *Server) readSession(c *gin.Context) (*store.IPASession, error) {
-	return s.session(c.Request.Context(), c.Param("id"), ownerFromCookie(c))
+	return s.session(c.Request.Context(), c.Param("id"), s.ownerFromCookie(c))
 }
 
 // session reads IPA session id as seen by the browser whose owner hash is owner.
@@ -92,7 +92,7 @@ func (s *Server) sessionQR(c *gin.Context) {
 }
 
 func (s *Server) sessionEvents(c *gin.Context) {
-	id, owner := c.Param("id"), ownerFromCookie(c) // the stream outlives c
+	id, owner := c.Param("id"), s.ownerFromCookie(c) // the stream outlives c
 	s.stream(c, "ipa", store.IPATopic(id), func(ctx context.Context) (snapshot, error) {
 		v, err := s.session(ctx, id, owner)
 		if err != nil {

@@ -19,7 +19,7 @@ type Metrics struct {
 	callbacks *prometheus.CounterVec
 	policy    *prometheus.CounterVec
 	watchers  *prometheus.GaugeVec
-	// rateLimited counts refused creates by limit ("ip" or "global").
+	// rateLimited counts requests refused by a limit: creates ("ip", "global"), event streams ("streams").
 	rateLimited *prometheus.CounterVec
 	upstream    *prometheus.HistogramVec
 	upstreamErr *prometheus.CounterVec
@@ -50,7 +50,7 @@ func NewMetrics() *Metrics {
 			Name: "verifier_sse_watchers", Help: "Open Server-Sent Events streams by kind.",
 		}, []string{"kind"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "verifier_rate_limited_total", Help: "Creates refused by a rate limit (ip or global).",
+			Name: "verifier_rate_limited_total", Help: "Requests refused by a limit: creates per ip or global, event streams per browser (streams).",
 		}, []string{"limit"}),
 		upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "verifier_upstream_request_duration_seconds", Help: "Calls to Microsoft, IDEMIA and the result webhook, by service and HTTP status class.",
@@ -67,7 +67,7 @@ func NewMetrics() *Metrics {
 		m.watchers.WithLabelValues(kind)
 		m.created.WithLabelValues(kind)
 	}
-	for _, limit := range []string{"ip", "global"} {
+	for _, limit := range []string{"ip", "global", "streams"} {
 		m.rateLimited.WithLabelValues(limit)
 	}
 	m.registry.MustRegister(m.requests, m.latency, m.created, m.callbacks, m.policy, m.watchers, m.rateLimited,

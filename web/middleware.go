@@ -29,7 +29,8 @@ func requestID(c *gin.Context) {
 }
 
 // accessLog logs one line per request with the route template, never the raw path (IPA callback paths
-// carry secrets) nor the query.
+// carry secrets) nor the query, and counts it under labels that take known values only: the route
+// template ("unmatched" for none) and a standard method or "other".
 func (s *Server) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
@@ -37,8 +38,8 @@ func (s *Server) accessLog(c *gin.Context) {
 	if route == "" {
 		route = "unmatched"
 	}
-	status := c.Writer.Status()
-	s.metrics.observe(route, c.Request.Method, status, time.Since(start))
+	status, method := c.Writer.Status(), methodLabel(c.Request.Method)
+	s.metrics.observe(route, method, status, time.Since(start))
 	if c.GetString(errorCodeKey) == "store_unavailable" {
 		s.metrics.storeErrors.Inc()
 	}
@@ -49,7 +50,7 @@ func (s *Server) accessLog(c *gin.Context) {
 	case status < 300 && (route == routes.EntraCallback || route == routes.IPACallback):
 		level = slog.LevelDebug // the domain logs what an accepted callback did; one line per callback is enough
 	}
-	slog.Log(c.Request.Context(), level, "http request", "method", c.Request.Method, "route", route,
+	slog.Log(c.Request.Context(), level, "http request", "method", method, "route", route,
 		"status", status, "duration_ms", float64(time.Since(start).Microseconds())/1000, "client_ip", c.ClientIP())
 }
 

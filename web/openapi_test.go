@@ -107,6 +107,12 @@ func (fakeSessions) HandleCallback(ctx context.Context, token string, body []byt
 // extra settings, name then value. The store is the real memory store (watch, ping, rate limits).
 func newServer(t *testing.T, kv ...string) *web.Server {
 	t.Helper()
+	return newServerWith(t, fakePresentations{}, fakeSessions{}, kv...)
+}
+
+// newServerWith is newServer with the given domain fakes.
+func newServerWith(t *testing.T, p web.Presentations, sessions web.Sessions, kv ...string) *web.Server {
+	t.Helper()
 	gin.SetMode(gin.TestMode)
 	env := map[string]string{
 		"VERIFIER_PUBLIC_URL": "https://verifier.example.com",
@@ -122,7 +128,7 @@ func newServer(t *testing.T, kv ...string) *web.Server {
 	st := memory.New(memory.Options{})
 	t.Cleanup(func() { _ = st.Close() })
 	srv, err := web.New(web.Options{
-		Config: cfg, Store: st, Presentations: fakePresentations{}, Sessions: fakeSessions{},
+		Config: cfg, Store: st, Presentations: p, Sessions: sessions,
 		IdentityRetrieval: true,
 		Handoff:           testHandoff(t),
 		WellKnown:         &wellknown.Descriptors{DIDDocument: []byte(`{"id":"did:web:verifier.example.com"}`), Configuration: []byte(`{}`), ID: "did:web:verifier.example.com"},

@@ -72,7 +72,7 @@ func (s *Server) createPresentation(c *gin.Context) {
 
 // readPresentation reads the request named in c's path as c's browser sees it.
 func (s *Server) readPresentation(c *gin.Context) (*store.Presentation, error) {
-	return s.presentation(c.Request.Context(), c.Param("id"), ownerFromCookie(c))
+	return s.presentation(c.Request.Context(), c.Param("id"), s.ownerFromCookie(c))
 }
 
 // presentation reads request id as seen by the browser whose owner hash is owner.
@@ -110,7 +110,7 @@ func (s *Server) presentationQR(c *gin.Context) {
 }
 
 func (s *Server) presentationEvents(c *gin.Context) {
-	id, owner := c.Param("id"), ownerFromCookie(c) // the stream outlives c
+	id, owner := c.Param("id"), s.ownerFromCookie(c) // the stream outlives c
 	s.stream(c, "presentation", store.PresentationTopic(id), func(ctx context.Context) (snapshot, error) {
 		p, err := s.presentation(ctx, id, owner)
 		if err != nil {

@@ -66,7 +66,9 @@ type Server struct {
 	page          pageData // what every page renders
 	metrics       *Metrics
 	qr            *qrCache
+	streams       *streamSlots
 	now           func() time.Time
+	cookieName    string // of the binding cookie: CookieNameFor the public URL
 
 	shutdown  chan struct{}
 	closeOnce sync.Once
@@ -77,7 +79,8 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		cfg: opts.Config, engine: gin.New(), watch: opts.Store, ping: opts.Store, limits: opts.Store,
 		presentations: opts.Presentations, sessions: opts.Sessions, handoff: opts.Handoff, retrieval: opts.IdentityRetrieval, metrics: opts.Metrics, qr: newQRCache(4096),
-		now: opts.Now, shutdown: make(chan struct{}),
+		streams: newStreamSlots(max(opts.Config.StreamsPerBrowser, 1)),
+		now:     opts.Now, shutdown: make(chan struct{}),
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -88,6 +91,7 @@ func New(opts Options) (*Server, error) {
 	if u := opts.Config.PublicURL; u != nil {
 		s.origin = normalOrigin(u)
 	}
+	s.cookieName = CookieNameFor(opts.Config.PublicURL)
 	e := s.engine
 	e.HandleMethodNotAllowed = true
 	if err := e.SetTrustedProxies(opts.Config.TrustedProxies); err != nil {
@@ -109,7 +113,9 @@ func New(opts Options) (*Server, error) {
 
 	e.GET(routes.Healthz, func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET(routes.Readyz, s.ready)
-	e.GET(routes.Metrics, gin.WrapH(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
+	if opts.Config.MetricsAddr == "" { // otherwise only MetricsHandler, on its own listener, serves them
+		e.GET(routes.Metrics, gin.WrapH(s.metricsEndpoint()))
+	}
 
 	if opts.WellKnown != nil {
 		s.mountWellKnown(opts.WellKnown)
@@ -139,6 +145,18 @@ type Sandbox struct {
 
 // Handler returns the http.Handler serving every route.
 func (s *Server) Handler() http.Handler { return s.engine }
+
+// MetricsHandler serves GET /metrics alone, for the VERIFIER_METRICS_ADDR listener; every other path and
+// method answers 404 or 405.
+func (s *Server) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metricsEndpoint())
+	return mux
+}
+
+func (s *Server) metricsEndpoint() http.Handler {
+	return promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
+}
 
 // Close ends open event streams; call it when the HTTP server starts shutting down.
 func (s *Server) Close() { s.closeOnce.Do(func() { close(s.shutdown) }) }

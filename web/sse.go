@@ -35,7 +35,8 @@ var keepAliveComment = []byte(": keep-alive\n\n")
 
 // stream answers Server-Sent Events: `event: status` with the status JSON once on connect and once per
 // change, until a final status, the client leaving, or the server shutting down. read must not use c: on
-// HTTP/1 the stream outlives the handler.
+// HTTP/1 the stream outlives the handler. A browser holds at most VERIFIER_STREAMS_PER_BROWSER streams at
+// once (429 too_many_streams beyond); its slot is given back when the stream ends, on whichever goroutine.
 //
 // An HTTP/1 stream takes its connection over from net/http once the first event is written and is then
 // served by two small goroutines of its own (one writes events, one notices the client leaving), so the
@@ -52,6 +53,13 @@ func (s *Server) stream(c *gin.Context, kind, topic string, read func(context.Co
 		writeError(c, err)
 		return
 	}
+	release, ok := s.streams.acquire(s.ownerFromCookie(c)) // given back when the stream really ends
+	if !ok {
+		cancel()
+		s.metrics.rateLimited.WithLabelValues("streams").Inc()
+		writeError(c, errTooManyStreams)
+		return
+	}
 	changes, err := s.watch.Watch(ctx, topic) // subscribe before the read that is sent, so no change falls between
 	var snap snapshot
 	if err == nil {
@@ -59,6 +67,7 @@ func (s *Server) stream(c *gin.Context, kind, topic string, read func(context.Co
 	}
 	if err != nil {
 		cancel()
+		release()
 		writeError(c, err)
 		return
 	}
@@ -68,7 +77,8 @@ func (s *Server) stream(c *gin.Context, kind, topic string, read func(context.Co
 	h.Set("X-Accel-Buffering", "no") // let reverse proxies pass events through at once
 	watchers := s.metrics.watchers.WithLabelValues(kind)
 	watchers.Inc()
-	e := &eventStream{ctx: ctx, cancel: cancel, changes: changes, read: read, shutdown: s.shutdown, ended: watchers.Dec}
+	ended := func() { watchers.Dec(); release() }
+	e := &eventStream{ctx: ctx, cancel: cancel, changes: changes, read: read, shutdown: s.shutdown, ended: ended}
 	if conn := hijack(c); conn != nil {
 		clientLeft() // net/http ends the request's context once the handler returns: the stream watches conn instead
 		e.out = connWriter{conn}

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
+
+	"github.com/entra-verifier/entra-verifier/logging"
 )
 
 // MicrosoftHostedPrefix starts every DID that Microsoft hosts for an Entra
@@ -60,8 +63,38 @@ func DIDForURL(publicURL string) (string, error) {
 	return "did:web:" + host, nil
 }
 
+// didWebPrefix starts every did:web DID.
+const didWebPrefix = "did:web:"
+
+// pathSegment is a did:web path segment we can serve (unreserved URL characters).
+var pathSegment = regexp.MustCompile(`^[A-Za-z0-9._~-]+$`)
+
+// DIDDocumentPath returns the URL path at which resolvers fetch the DID
+// document of did: /.well-known/did.json for a did:web DID naming only a host
+// (and for other methods, which we do not resolve), and each further
+// :-separated segment as a directory otherwise (did:web:example.com:verifier:eu
+// → /verifier/eu/did.json). A segment with other than unreserved characters,
+// or an empty one, is an error.
+func DIDDocumentPath(did string) (string, error) {
+	rest, ok := strings.CutPrefix(did, didWebPrefix)
+	if !ok {
+		return DIDPath, nil
+	}
+	parts := strings.Split(rest, ":")
+	if len(parts) == 1 {
+		return DIDPath, nil
+	}
+	for _, seg := range parts[1:] {
+		if !pathSegment.MatchString(seg) || seg == "." || seg == ".." {
+			return "", fmt.Errorf("did.json id %q has path segment %q, which cannot be served: use letters, digits and . - _ ~ (Entra's did:web path setup)", did, seg)
+		}
+	}
+	return "/" + strings.Join(parts[1:], "/") + "/did.json", nil
+}
+
 // CheckDID checks the did.json we serve (nil: not served) against the public
-// URL and the configured verifier DID (ENTRA_VERIFIER_DID, "" when the
+// URL (its id is did:web: + the URL's host, optionally followed by path
+// segments, Entra's did:web path setup) and the configured verifier DID (ENTRA_VERIFIER_DID, "" when the
 // presentation half is off). A verifier DID hosted by Microsoft yields
 // DIDHostedByMicrosoft and no error, whatever we serve.
 func CheckDID(didJSON []byte, publicURL, verifierDID string) (DIDStatus, error) {
@@ -79,10 +112,13 @@ func CheckDID(didJSON []byte, publicURL, verifierDID string) (DIDStatus, error) 
 	want, err := DIDForURL(publicURL)
 	if err != nil {
 		errs = append(errs, err)
-	} else if id != want {
+	} else if !onHost(id, want) {
 		errs = append(errs, fmt.Errorf("did.json id %q is not the DID of VERIFIER_PUBLIC_URL %q (%q): "+
-			"serve the did.json of the authority registered for this domain, or set VERIFIER_PUBLIC_URL to the host the DID names",
-			id, publicURL, want))
+			"serve the did.json of the authority registered for this domain, or set VERIFIER_PUBLIC_URL to the host the DID names "+
+			"(a did:web path on that host, such as %s:verifier, is accepted too)",
+			id, publicURL, want, want))
+	} else if _, err := DIDDocumentPath(id); err != nil {
+		errs = append(errs, err)
 	}
 	if verifierDID != "" && id != verifierDID {
 		errs = append(errs, fmt.Errorf("did.json id %q is not ENTRA_VERIFIER_DID %q: "+
@@ -92,15 +128,28 @@ func CheckDID(didJSON []byte, publicURL, verifierDID string) (DIDStatus, error) 
 	return DIDServed, errors.Join(errs...)
 }
 
+// onHost reports whether id is hostDID or hostDID followed by :-separated path segments.
+func onHost(id, hostDID string) bool {
+	if id == hostDID {
+		return true
+	}
+	rest, ok := strings.CutPrefix(id, hostDID+":")
+	return ok && rest != ""
+}
+
 // parseWebURL parses an absolute http(s) URL with a host.
 func parseWebURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("VERIFIER_PUBLIC_URL %q: %w", raw, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // it repeats raw whole
+		}
+		return nil, fmt.Errorf("VERIFIER_PUBLIC_URL %q: %w", logging.URL(raw), err)
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
 	if (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" {
-		return nil, fmt.Errorf("VERIFIER_PUBLIC_URL %q is not an absolute http(s) URL with a host", raw)
+		return nil, fmt.Errorf("VERIFIER_PUBLIC_URL %q is not an absolute http(s) URL with a host", logging.URL(raw))
 	}
 	return u, nil
 }

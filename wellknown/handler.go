@@ -45,6 +45,20 @@ func NewHandler(body []byte) http.Handler {
 	})
 }
 
+// DIDPath returns where did.json is served: DIDPath for a did:web DID without
+// a path (and any other method), /{segments}/did.json for a did:web DID with
+// a path (did:web:example.com:verifier:eu → /verifier/eu/did.json).
+func (d *Descriptors) DIDPath() string {
+	if d == nil {
+		return DIDPath
+	}
+	p, err := DIDDocumentPath(d.ID)
+	if err != nil { // refused by Load
+		return DIDPath
+	}
+	return p
+}
+
 // DIDHandler serves did.json (404 when it is not served).
 func (d *Descriptors) DIDHandler() http.Handler {
 	if d == nil {

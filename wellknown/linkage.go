@@ -38,6 +38,11 @@ type LinkageResult struct {
 	// Others lists the (unverified) DIDs of entries signed for other DIDs,
 	// which a domain hosting several DIDs may carry; they are not checked.
 	Others []string
+	// Warnings say, one per entry, why an entry was not used beside a valid
+	// one (a JSON-LD credential, another DID's JWT, an invalid or expired
+	// JWT): entries are independent (DIF Well Known DID Configuration), so
+	// they do not fail the check.
+	Warnings []string
 }
 
 // CheckLinkage validates every Domain Linkage Credential (compact JWT) of
@@ -45,8 +50,11 @@ type LinkageResult struct {
 // must be an assertionMethod key of did.json, the signature must verify with
 // the algorithm pinned by that key, iss, sub and vc.credentialSubject.id must
 // be the DID, vc.credentialSubject.origin the public URL's origin, and
-// nbf ≤ now < exp. It returns every problem at once (errors.Join), each saying
-// what is wrong and how to fix it, and fails unless at least one entry is valid.
+// nbf ≤ now < exp. Entries are independent: beside a valid one, the others are
+// reported in the result's Warnings; without one, the error says why for each
+// entry. File-level problems (no linked_dids, an unknown @context) always fail.
+// It returns every problem at once (errors.Join), each saying what is wrong and
+// how to fix it.
 func CheckLinkage(l Linkage) (LinkageResult, error) {
 	doc, err := parseDIDDocument(l.DIDDocument)
 	if err != nil {
@@ -70,7 +78,7 @@ func CheckLinkage(l Linkage) (LinkageResult, error) {
 	if err := json.Unmarshal(l.Configuration, &cfg); err != nil {
 		return res, fmt.Errorf("did-configuration.json is not a JSON object: %w: publish the file Entra generated", err)
 	}
-	var errs []error
+	var errs, unused []error
 	if err := checkContext(cfg.Context); err != nil {
 		errs = append(errs, err)
 	}
@@ -81,32 +89,42 @@ func CheckLinkage(l Linkage) (LinkageResult, error) {
 	for i, raw := range entries {
 		var token string
 		if err := json.Unmarshal(raw, &token); err != nil {
-			errs = append(errs, fmt.Errorf("linked_dids[%d] is not a JWT string (only the JWT form is supported): "+
-				"regenerate did-configuration.json with Entra", i))
+			unused = append(unused, fmt.Errorf("linked_dids[%d] is not a JWT string (a JSON-LD credential?): not used, "+
+				"only the JWT form is checked (Entra generates it)", i))
 			continue
 		}
 		other, problems := v.check(token)
-		for _, err := range problems {
-			errs = append(errs, fmt.Errorf("linked_dids[%d]: %w", i, err))
-		}
 		switch {
 		case len(problems) > 0:
+			for _, err := range problems {
+				unused = append(unused, fmt.Errorf("linked_dids[%d]: %w", i, err))
+			}
 		case other != "":
 			if !slices.Contains(res.Others, other) {
 				res.Others = append(res.Others, other)
 			}
+			unused = append(unused, fmt.Errorf("linked_dids[%d] is for another DID, %s: not checked", i, other))
 		default:
 			res.Valid++
 		}
 	}
-	if res.Valid == 0 {
-		found := ""
-		if len(res.Others) > 0 {
-			found = fmt.Sprintf(" (it holds entries for %s only)", strings.Join(res.Others, ", "))
+	if res.Valid > 0 {
+		for _, err := range unused {
+			res.Warnings = append(res.Warnings, err.Error())
 		}
-		errs = append(errs, fmt.Errorf("did-configuration.json has no valid linked_dids entry for %q%s: "+
-			"generate it for origin %s (Entra: Verified ID, Setup, Verify domain) and publish it", doc.ID, found, v.origin))
+		return res, errors.Join(errs...)
 	}
+	for _, err := range unused {
+		if !strings.Contains(err.Error(), "is for another DID") { // said once below
+			errs = append(errs, err)
+		}
+	}
+	found := ""
+	if len(res.Others) > 0 {
+		found = fmt.Sprintf(" (it holds entries for %s only)", strings.Join(res.Others, ", "))
+	}
+	errs = append(errs, fmt.Errorf("did-configuration.json has no valid linked_dids entry for %q%s: "+
+		"generate it for origin %s (Entra: Verified ID, Setup, Verify domain) and publish it", doc.ID, found, v.origin))
 	return res, errors.Join(errs...)
 }
 

@@ -29,6 +29,9 @@ func TestLoad(t *testing.T) {
 	noID := writeFile(t, dir, "noid.json", `{"@context":["https://www.w3.org/ns/did/v1"]}`)
 	numID := writeFile(t, dir, "numid.json", `{"id": 42}`)
 	array := writeFile(t, dir, "array.json", `["did:web:x"]`)
+	bomDID := writeFile(t, dir, "bom-did.json", "\ufeff"+`{"id":"did:web:verifier.contoso.com"}`)
+	bomCfg := writeFile(t, dir, "bom-cfg.json", "\ufeff"+`{"@context":"x","linked_dids":[]}`)
+	badPath := writeFile(t, dir, "bad-path-did.json", `{"id":"did:web:verifier.contoso.com:../x"}`)
 
 	tests := []struct {
 		name     string
@@ -56,6 +59,11 @@ func TestLoad(t *testing.T) {
 			want: []string{`WELLKNOWN_DID_CONFIGURATION_JSON: cannot read "` + missing + `"`}},
 		{name: "configuration not JSON", cfg: notJSON,
 			want: []string{`WELLKNOWN_DID_CONFIGURATION_JSON: "` + notJSON + `" is not JSON`}},
+		{name: "did.json with a UTF-8 BOM", did: bomDID,
+			want: []string{`WELLKNOWN_DID_JSON: "` + bomDID + `" starts with a UTF-8 byte order mark (BOM, bytes EF BB BF), which Microsoft's validator rejects: save it as UTF-8 without BOM`}},
+		{name: "configuration with a UTF-8 BOM", did: did, cfg: bomCfg,
+			want: []string{`WELLKNOWN_DID_CONFIGURATION_JSON: "` + bomCfg + `" starts with a UTF-8 byte order mark (BOM`}},
+		{name: "did:web path that cannot be served", did: badPath, want: []string{`WELLKNOWN_DID_JSON: "` + badPath + `": did.json id "did:web:verifier.contoso.com:../x" has path segment "../x"`}},
 		{name: "both wrong, both named", did: noID, cfg: missing,
 			want: []string{"WELLKNOWN_DID_JSON: ", "WELLKNOWN_DID_CONFIGURATION_JSON: "}},
 	}

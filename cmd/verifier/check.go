@@ -11,15 +11,17 @@ import (
 
 	"github.com/entra-verifier/entra-verifier/config"
 	"github.com/entra-verifier/entra-verifier/ipa"
+	"github.com/entra-verifier/entra-verifier/logging"
 	"github.com/entra-verifier/entra-verifier/verifier"
 	"github.com/entra-verifier/entra-verifier/wellknown"
 )
 
 // checkResult is one line of `verifier check`.
 type checkResult struct {
-	name string
-	ok   string // what passed, when err is nil
-	err  error
+	name     string
+	ok       string // what passed, when err is nil
+	err      error
+	warnings []string // what the check did not use, printed on warn: lines; they fail nothing
 }
 
 // check runs every pre-flight check and prints one line per check; it returns the exit status.
@@ -31,6 +33,9 @@ func check(ctx context.Context, getenv config.Getenv, out io.Writer) int {
 		results = append(results, checkResult{name: "descriptors", err: loadErr})
 	} else if results[0].err == nil {
 		results = append(results, descriptorChecks(cfg, descriptors)...)
+	}
+	if results[0].err == nil {
+		results = append(results, settingLines(cfg)...)
 	}
 	if results[0].err == nil {
 		hc := &http.Client{Timeout: 15 * time.Second}
@@ -45,12 +50,15 @@ func check(ctx context.Context, getenv config.Getenv, out io.Writer) int {
 	}
 	status := 0
 	for _, r := range results {
+		for _, w := range r.warnings {
+			fmt.Fprintf(out, "%-22s warn: %s\n", r.name, strings.ReplaceAll(w, "\n", "; "))
+		}
 		if r.err == nil {
 			fmt.Fprintf(out, "%-22s ok: %s\n", r.name, r.ok)
 			continue
 		}
 		status = 1
-		fmt.Fprintf(out, "%-22s FAIL: %s\n", r.name, strings.ReplaceAll(r.err.Error(), "\n", "; "))
+		fmt.Fprintf(out, "%-22s FAIL: %s\n", r.name, strings.ReplaceAll(logging.URLs(r.err.Error()), "\n", "; "))
 	}
 	return status
 }
@@ -62,7 +70,11 @@ func descriptorChecks(cfg *config.Config, d *wellknown.Descriptors) []checkResul
 	}
 	public := cfg.PublicURL.String()
 	status, err := wellknown.CheckDID(d.DIDDocument, public, cfg.Entra.VerifierDID)
-	results := []checkResult{{name: "did.json", ok: status.String(), err: err}}
+	ok := status.String()
+	if status == wellknown.DIDServed {
+		ok += " " + d.ID + " at " + d.DIDPath()
+	}
+	results := []checkResult{{name: "did.json", ok: ok, err: err}}
 	if err != nil || status != wellknown.DIDServed {
 		return results
 	}
@@ -72,11 +84,42 @@ func descriptorChecks(cfg *config.Config, d *wellknown.Descriptors) []checkResul
 				"set it to the did-configuration.json Entra generated for this domain")})
 	}
 	res, err := wellknown.CheckLinkage(wellknown.Linkage{DIDDocument: d.DIDDocument, Configuration: d.Configuration, PublicURL: public})
-	ok := fmt.Sprintf("%d linked DID credential(s) verify for %s", res.Valid, res.DID)
-	if len(res.Others) > 0 {
-		ok += "; entries for other DIDs on this domain, not checked: " + strings.Join(res.Others, ", ")
+	ok = fmt.Sprintf("%d linked DID credential(s) verify for %s", res.Valid, res.DID)
+	return append(results, checkResult{name: "domain linkage", ok: ok, err: err, warnings: res.Warnings})
+}
+
+// settingLines says which go-live settings are in force: the issuers sent in acceptedIssuers and checked, the
+// IDEMIA stage, the Entra credential form and validateLinkedDomain. They pass whenever the configuration is
+// valid: they are there to be read.
+func settingLines(cfg *config.Config) []checkResult {
+	stage := "production (did:web:{region}.did.idemia.io)"
+	if cfg.IDEMIAStage != "" {
+		stage = cfg.IDEMIAStage + " (did:web:{region}.did-" + cfg.IDEMIAStage + ".idemia.io)"
+		if len(cfg.Issuers) > 0 {
+			stage += ", not used for the issuers: VERIFIER_ACCEPTED_ISSUERS is set"
+		}
 	}
-	return append(results, checkResult{name: "domain linkage", ok: ok, err: err})
+	results := []checkResult{{name: "IDEMIA stage", ok: stage}}
+	if !cfg.Entra.Enabled() {
+		return results
+	}
+	credential := cfg.Entra.CredentialForm()
+	switch credential {
+	case config.CredentialAssertionFile:
+		credential += " " + cfg.Entra.ClientAssertionFile + " (federated client assertion, read at every token request)"
+	case config.CredentialCertificate:
+		credential += " (ENTRA_CLIENT_CERTIFICATE)"
+	case config.CredentialSecret:
+		credential += " (ENTRA_CLIENT_SECRET; on Kubernetes prefer workload identity's assertion file)"
+	}
+	linked := "on"
+	if !cfg.Entra.ValidateLinkedDomain {
+		linked = "off (ENTRA_VALIDATE_LINKED_DOMAIN=false: Microsoft does not check the issuer's linked domain)"
+	}
+	return append(results,
+		checkResult{name: "accepted issuers", ok: strings.Join(cfg.AcceptedIssuers(), ", ") + " (from " + cfg.IssuersSource() + ")"},
+		checkResult{name: "Entra credential", ok: credential},
+		checkResult{name: "validateLinkedDomain", ok: linked})
 }
 
 // entraTokenCheck acquires a Request Service token and checks it carries a role that allows presentations.

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/entra-verifier/entra-verifier/config"
+	"github.com/entra-verifier/entra-verifier/logging"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -39,7 +40,7 @@ func run(args []string, getenv config.Getenv, stdout, stderr io.Writer) int {
 	if *configFile != "" {
 		var err error
 		if getenv, err = config.WithFile(getenv, *configFile); err != nil {
-			fmt.Fprintln(stderr, err)
+			fmt.Fprintln(stderr, logging.URLs(err.Error()))
 			return 1
 		}
 	}
@@ -54,10 +55,10 @@ func run(args []string, getenv config.Getenv, stdout, stderr io.Writer) int {
 		defer stop()
 		if err := serve(ctx, getenv, *sandboxMode, stderr); err != nil {
 			var cfgErr configError
-			if errors.As(err, &cfgErr) {
-				fmt.Fprintf(stderr, "verifier: invalid configuration:\n%v\n", cfgErr.error)
+			if errors.As(err, &cfgErr) { // printed without the logger: URLs are redacted here (logging.URLs)
+				fmt.Fprintf(stderr, "verifier: invalid configuration:\n%s\n", logging.URLs(cfgErr.Error()))
 			} else {
-				fmt.Fprintf(stderr, "verifier: %v\n", err)
+				fmt.Fprintf(stderr, "verifier: %s\n", logging.URLs(err.Error()))
 			}
 			return 1
 		}

@@ -43,10 +43,11 @@ func startSandbox(env config.Getenv) (*sandbox.Sandbox, config.Getenv, error) {
 		}
 		return sandboxDefaults[name]
 	}
-	region := strings.ToLower(withDefaults("VERIFIER_REGION"))
-	issuer, ok := config.Regions[region]
-	if !ok {
-		issuer = config.Regions["us"]
+	// The simulated credential comes from the first accepted issuer: a stage DID with VERIFIER_IDEMIA_STAGE,
+	// the operator's DID with VERIFIER_ACCEPTED_ISSUERS, so the sandbox rehearses what production will accept.
+	issuer := config.Regions["us"]
+	if accepted := config.Load(withDefaults).AcceptedIssuers(); len(accepted) > 0 {
+		issuer = accepted[0]
 	}
 	sb, err := sandbox.Start(sandbox.Options{PublicURL: strings.TrimSuffix(withDefaults("VERIFIER_PUBLIC_URL"), "/"), IssuerDID: issuer})
 	if err != nil {

@@ -63,24 +63,52 @@ func serve(ctx context.Context, getenv config.Getenv, sandboxMode bool, logOut i
 	slog.Info("verifier listening", "addr", ln.Addr().String(), "presentation", cfg.Entra.Enabled(), "ipa", cfg.IPA.Enabled(),
 		"version", buildVersion(), "config", cfg)
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	servers := []*http.Server{srv}
+	if cfg.MetricsAddr != "" {
+		metrics, err := serveMetrics(cfg.MetricsAddr, svc.Server.MetricsHandler(), errc)
+		if err != nil {
+			_ = srv.Close()
+			return err
+		}
+		servers = append(servers, metrics)
+	}
 	select {
 	case err := <-errc:
+		for _, s := range servers {
+			_ = s.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
 	slog.Info("shutting down: draining in-flight requests")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	for _, s := range servers {
+		if err := s.Shutdown(shutdownCtx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	for range servers {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
 	}
 	slog.Info("stopped")
 	return nil
+}
+
+// serveMetrics serves /metrics alone on addr (VERIFIER_METRICS_ADDR), reporting the end of Serve on errc.
+func serveMetrics(addr string, h http.Handler, errc chan<- error) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("VERIFIER_METRICS_ADDR: %w", err)
+	}
+	srv := web.NewHTTPServer(addr, h)
+	go func() { errc <- srv.Serve(ln) }()
+	slog.Info("metrics listening", "addr", ln.Addr().String())
+	return srv, nil
 }
 
 // warnInconsistentDescriptors logs, at start-up, what `verifier check` would report about the descriptors:

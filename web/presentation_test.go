@@ -1,4 +1,4 @@
-package e2e
+package web_test
 
 import (
 	"bufio"
@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/entra-verifier/entra-verifier/e2e"
 	"github.com/entra-verifier/entra-verifier/sandbox"
 	"github.com/entra-verifier/entra-verifier/verifier"
 	"github.com/entra-verifier/entra-verifier/web"
@@ -32,19 +33,19 @@ func TestCreateSendsTheDocumentedBody(t *testing.T) {
 		issuers    []string
 		validation map[string]any
 	}{
-		{"us region, no face check", nil, []string{USDID},
+		{"us region, no face check", nil, []string{e2e.USDID},
 			map[string]any{"allowRevoked": false, "validateLinkedDomain": true}},
 		{"eu region trusting both, face check", map[string]string{"VERIFIER_REGION": "eu", "VERIFIER_ACCEPTED_REGIONS": "eu,us", "ENTRA_FACE_CHECK": "true", "ENTRA_FACE_CHECK_THRESHOLD": "80"},
-			[]string{EUDID, USDID},
+			[]string{e2e.EUDID, e2e.USDID},
 			map[string]any{"allowRevoked": false, "validateLinkedDomain": true,
 				"faceCheck": map[string]any{"sourcePhotoClaimName": "portrait", "matchConfidenceThreshold": 80.0}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := New(t, tc.env)
+			h := e2e.New(t, tc.env)
 			status, body, hdr := h.Do(h.Browser, http.MethodPost, "/api/verifier/presentation-requests", nil, nil)
 			require.Equal(t, http.StatusCreated, status, string(body))
-			var c Created
+			var c e2e.Created
 			require.NoError(t, json.Unmarshal(body, &c))
 
 			got := h.RS.Last()
@@ -58,10 +59,10 @@ func TestCreateSendsTheDocumentedBody(t *testing.T) {
 				"registration": map[string]any{"clientName": "Idemia DID", "purpose": "Open your account"},
 				"callback": map[string]any{
 					"url": h.URL + "/api/verifier/callback", "state": state,
-					"headers": map[string]any{"api-key": verifier.APIKey([]byte(TestSecret), state)},
+					"headers": map[string]any{"api-key": verifier.APIKey([]byte(e2e.TestSecret), state)},
 				},
 				"requestedCredentials": []any{map[string]any{
-					"type": "VerifiedIdentity", "purpose": "Open your account", "acceptedIssuers": ToAny(tc.issuers),
+					"type": "VerifiedIdentity", "purpose": "Open your account", "acceptedIssuers": e2e.ToAny(tc.issuers),
 					"configuration": map[string]any{"validation": tc.validation},
 				}},
 			}
@@ -90,26 +91,26 @@ func TestCreateSendsTheDocumentedBody(t *testing.T) {
 }
 
 func TestReadsNeedTheCreatorCookie(t *testing.T) {
-	h := New(t, nil)
+	h := e2e.New(t, nil)
 	c := h.Create()
-	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(USDID, Person()))))
+	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(e2e.USDID, e2e.Person()))))
 	base := "/api/verifier/presentation-requests/" + c.RequestID
 	for _, path := range []string{base, base + "/qr.png", base + "/events"} {
 		for name, client := range map[string]*http.Client{"another browser": h.Stranger, "no cookie": http.DefaultClient} {
 			status, body, _ := h.Do(client, http.MethodGet, path, nil, nil)
 			assert.Equal(t, http.StatusNotFound, status, "%s %s", name, path)
-			assert.Equal(t, "not_found", ErrorCode(t, body))
+			assert.Equal(t, "not_found", e2e.ErrorCode(t, body))
 			assert.NotContains(t, string(body), "Megan")
 		}
 	}
 	status, body, _ := h.Do(h.Browser, http.MethodGet, "/api/verifier/presentation-requests/unknown", nil, nil)
 	assert.Equal(t, http.StatusNotFound, status)
-	assert.Equal(t, "not_found", ErrorCode(t, body), "an unknown id reads the same as another browser's")
+	assert.Equal(t, "not_found", e2e.ErrorCode(t, body), "an unknown id reads the same as another browser's")
 	assert.Equal(t, "verified", h.StatusOf(c.RequestID)["status"])
 }
 
 func TestManyCreatesOneTokenCall(t *testing.T) {
-	h := New(t, nil)
+	h := e2e.New(t, nil)
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
@@ -126,43 +127,43 @@ func TestManyCreatesOneTokenCall(t *testing.T) {
 func TestUpstreamFailures(t *testing.T) {
 	tests := []struct {
 		name      string
-		setup     func(h *Harness)
+		setup     func(h *e2e.Harness)
 		wantCode  int
 		wantCalls int
 	}{
-		{"429 with Retry-After is retried", func(h *Harness) { h.RS.Fail(sandbox.Throttled) }, http.StatusCreated, 2},
-		{"503 twice then success", func(h *Harness) { h.RS.Fail(sandbox.Unavailable, sandbox.Unavailable) }, http.StatusCreated, 3},
-		{"503 three times gives up", func(h *Harness) { h.RS.Fail(sandbox.Unavailable, sandbox.Unavailable, sandbox.Unavailable) }, http.StatusBadGateway, 3},
-		{"400 is not retried", func(h *Harness) {
+		{"429 with Retry-After is retried", func(h *e2e.Harness) { h.RS.Fail(sandbox.Throttled) }, http.StatusCreated, 2},
+		{"503 twice then success", func(h *e2e.Harness) { h.RS.Fail(sandbox.Unavailable, sandbox.Unavailable) }, http.StatusCreated, 3},
+		{"503 three times gives up", func(h *e2e.Harness) { h.RS.Fail(sandbox.Unavailable, sandbox.Unavailable, sandbox.Unavailable) }, http.StatusBadGateway, 3},
+		{"400 is not retried", func(h *e2e.Harness) {
 			h.RS.Fail(sandbox.Failure{Status: 400, Code: "badRequest", Inner: "badOrMissingField", Message: "The request does not contain a valid authority DID."})
 		}, http.StatusBadGateway, 1},
-		{"token without roles (no admin consent)", func(h *Harness) { h.IdP.SetRoles("User.Read") }, http.StatusBadGateway, 1},
-		{"wrong client secret", func(h *Harness) { h.IdP.SetClientSecret("rotated") }, http.StatusBadGateway, 0},
+		{"token without roles (no admin consent)", func(h *e2e.Harness) { h.IdP.SetRoles("User.Read") }, http.StatusBadGateway, 1},
+		{"wrong client secret", func(h *e2e.Harness) { h.IdP.SetClientSecret("rotated") }, http.StatusBadGateway, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := New(t, nil)
+			h := e2e.New(t, nil)
 			tc.setup(h)
 			status, body, _ := h.Do(h.Browser, http.MethodPost, "/api/verifier/presentation-requests", nil, nil)
 			assert.Equal(t, tc.wantCode, status, string(body))
 			assert.Equal(t, tc.wantCalls, h.RS.Calls())
 			if status != http.StatusCreated {
-				assert.Equal(t, "upstream_error", ErrorCode(t, body))
+				assert.Equal(t, "upstream_error", e2e.ErrorCode(t, body))
 			}
 		})
 	}
 }
 
 func TestEventsFollowTheRequest(t *testing.T) {
-	h := New(t, nil)
+	h := e2e.New(t, nil)
 	c := h.Create()
 	events := h.Events(t, "/api/verifier/presentation-requests/"+c.RequestID+"/events")
-	assert.Equal(t, "created", NextEvent(t, events)["status"])
+	assert.Equal(t, "created", e2e.NextEvent(t, events)["status"])
 	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Retrieved()))
-	assert.Equal(t, "retrieved", NextEvent(t, events)["status"])
+	assert.Equal(t, "retrieved", e2e.NextEvent(t, events)["status"])
 	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Retrieved()))
-	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(USDID, Person()))))
-	last := LastEvent(t, events)
+	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(e2e.USDID, e2e.Person()))))
+	last := e2e.LastEvent(t, events)
 	assert.Equal(t, "verified", last["status"], "a repeated step sends no event")
 	assert.Equal(t, "Bowen", last["claims"].(map[string]any)["lastName"])
 }
@@ -171,7 +172,7 @@ func TestEventsFollowTheRequest(t *testing.T) {
 // answer carries, is counted while open, ends (connection closed) after a final status or at shutdown, and
 // is dropped as soon as its client leaves.
 func TestEventStreamAnswer(t *testing.T) {
-	h := New(t, nil)
+	h := e2e.New(t, nil)
 	watchers := func() string {
 		_, body, _ := h.Do(http.DefaultClient, http.MethodGet, "/metrics", nil, nil)
 		for line := range strings.Lines(string(body)) {
@@ -192,23 +193,23 @@ func TestEventStreamAnswer(t *testing.T) {
 	// net/http would have answered chunked on a connection kept alive: these show the connection was taken over.
 	assert.True(t, resp.Close, "Connection: close")
 	assert.Empty(t, resp.TransferEncoding, "no chunked encoding")
-	events := ReadEvents(resp)
-	assert.Equal(t, "created", NextEvent(t, events)["status"])
+	events := e2e.ReadEvents(resp)
+	assert.Equal(t, "created", e2e.NextEvent(t, events)["status"])
 	assert.Equal(t, "1", watchers())
-	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(USDID, Person()))))
-	assert.Equal(t, "verified", LastEvent(t, events)["status"])
+	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(e2e.USDID, e2e.Person()))))
+	assert.Equal(t, "verified", e2e.LastEvent(t, events)["status"])
 	assert.Eventually(t, func() bool { return watchers() == "0" }, 5*time.Second, 10*time.Millisecond)
 
 	pending := h.Create()
 	leaving := h.OpenEvents(t, "/api/verifier/presentation-requests/"+pending.RequestID+"/events", nil)
-	assert.Equal(t, "created", NextEvent(t, ReadEvents(leaving))["status"])
+	assert.Equal(t, "created", e2e.NextEvent(t, e2e.ReadEvents(leaving))["status"])
 	assert.Equal(t, "1", watchers())
 	leaving.Body.Close()
 	assert.Eventually(t, func() bool { return watchers() == "0" }, 5*time.Second, 10*time.Millisecond,
 		"a client that leaves is noticed at once, not at the next keep-alive")
 
 	events = h.Events(t, "/api/verifier/presentation-requests/"+pending.RequestID+"/events")
-	assert.Equal(t, "created", NextEvent(t, events)["status"])
+	assert.Equal(t, "created", e2e.NextEvent(t, events)["status"])
 	h.App.Server.Close() // what a SIGTERM does
 	select {
 	case _, ok := <-events:
@@ -221,7 +222,7 @@ func TestEventStreamAnswer(t *testing.T) {
 // TestEventStreamEndsWhenTheClientSends: a stream's client has nothing to send after its request; one that
 // does (a pipelined request, junk) has its stream closed rather than drained.
 func TestEventStreamEndsWhenTheClientSends(t *testing.T) {
-	h := New(t, nil)
+	h := e2e.New(t, nil)
 	c := h.Create()
 	u, err := url.Parse(h.URL)
 	require.NoError(t, err)
@@ -258,7 +259,7 @@ func TestEventStreamEndsWhenTheClientSends(t *testing.T) {
 // TestEventStreamOverHTTP2: where the connection cannot be taken over (HTTP/2 behind a TLS front), the
 // stream is served by net/http itself, with the same events.
 func TestEventStreamOverHTTP2(t *testing.T) {
-	h := New(t, nil)
+	h := e2e.New(t, nil)
 	front := httptest.NewUnstartedServer(h.App.Server.Handler())
 	front.EnableHTTP2 = true
 	front.StartTLS()
@@ -273,16 +274,16 @@ func TestEventStreamOverHTTP2(t *testing.T) {
 	t.Cleanup(func() { resp.Body.Close() })
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, 2, resp.ProtoMajor)
-	events := ReadEvents(resp)
-	assert.Equal(t, "created", NextEvent(t, events)["status"])
+	events := e2e.ReadEvents(resp)
+	assert.Equal(t, "created", e2e.NextEvent(t, events)["status"])
 	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Retrieved()))
-	assert.Equal(t, "retrieved", NextEvent(t, events)["status"])
-	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(USDID, Person()))))
-	assert.Equal(t, "verified", LastEvent(t, events)["status"])
+	assert.Equal(t, "retrieved", e2e.NextEvent(t, events)["status"])
+	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(e2e.USDID, e2e.Person()))))
+	assert.Equal(t, "verified", e2e.LastEvent(t, events)["status"])
 }
 
 func TestQRCode(t *testing.T) {
-	h := New(t, nil)
+	h := e2e.New(t, nil)
 	c := h.Create()
 	status, first, hdr := h.Do(h.Browser, http.MethodGet, c.QRCodeURL, nil, nil)
 	require.Equal(t, http.StatusOK, status)
@@ -295,14 +296,14 @@ func TestQRCode(t *testing.T) {
 }
 
 func TestCrossSiteCreateRefused(t *testing.T) {
-	h := New(t, nil)
+	h := e2e.New(t, nil)
 	for name, hdr := range map[string]map[string]string{
 		"foreign Origin":            {"Origin": "https://evil.example"},
 		"Sec-Fetch-Site cross-site": {"Sec-Fetch-Site": "cross-site"},
 	} {
 		status, body, _ := h.Do(h.Browser, http.MethodPost, "/api/verifier/presentation-requests", nil, hdr)
 		assert.Equal(t, http.StatusForbidden, status, name)
-		assert.Equal(t, "cross_origin", ErrorCode(t, body))
+		assert.Equal(t, "cross_origin", e2e.ErrorCode(t, body))
 	}
 	assert.Equal(t, 0, h.RS.Calls(), "a refused create calls nobody")
 	status, _, _ := h.Do(h.Browser, http.MethodPost, "/api/verifier/presentation-requests", nil, map[string]string{"Origin": h.URL, "Sec-Fetch-Site": "same-origin"})
@@ -312,12 +313,12 @@ func TestCrossSiteCreateRefused(t *testing.T) {
 // TestClaimsGoAfterTheirRetention: verified claims stay readable for the configured retention after the
 // verification, then only the status remains.
 func TestClaimsGoAfterTheirRetention(t *testing.T) {
-	h := New(t, map[string]string{"VERIFIER_CLAIMS_RETENTION": "500ms"})
+	h := e2e.New(t, map[string]string{"VERIFIER_CLAIMS_RETENTION": "500ms"})
 	c := h.Create()
-	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(USDID, Person()))))
+	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(e2e.USDID, e2e.Person()))))
 	require.NotNil(t, h.StatusOf(c.RequestID)["claims"], "the page reads the claims at once")
-	time.Sleep(700 * time.Millisecond)
-	after := h.StatusOf(c.RequestID)
-	assert.Nil(t, after["claims"], "claims are deleted once their retention ends")
+	var after map[string]any
+	assert.Eventually(t, func() bool { after = h.StatusOf(c.RequestID); return after["claims"] == nil }, 10*time.Second, 50*time.Millisecond,
+		"claims are deleted once their retention ends")
 	assert.Equal(t, "verified", after["status"])
 }

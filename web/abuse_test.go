@@ -1,4 +1,4 @@
-package e2e
+package web_test
 
 import (
 	"net/http"
@@ -7,12 +7,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/entra-verifier/entra-verifier/e2e"
 )
 
 // TestCreateFloodIsRateLimited floods creates from one client address behind a trusted proxy: it gets 429
 // with Retry-After once over its limit, while another address still succeeds, until the global limit.
 func TestCreateFloodIsRateLimited(t *testing.T) {
-	h := New(t, map[string]string{
+	h := e2e.New(t, map[string]string{
 		"VERIFIER_RATE_LIMIT_PER_IP": "3/min", "VERIFIER_RATE_LIMIT_GLOBAL": "5/min", "VERIFIER_TRUSTED_PROXIES": "127.0.0.1/32",
 	})
 	create := func(path, ip string) (int, []byte, http.Header) {
@@ -26,7 +28,7 @@ func TestCreateFloodIsRateLimited(t *testing.T) {
 	calls := h.RS.Calls()
 	status, body, hdr := create("/api/ipa/sessions", "203.0.113.7")
 	assert.Equal(t, http.StatusTooManyRequests, status)
-	assert.Equal(t, "rate_limited", ErrorCode(t, body))
+	assert.Equal(t, "rate_limited", e2e.ErrorCode(t, body))
 	retry, err := strconv.Atoi(hdr.Get("Retry-After"))
 	require.NoError(t, err)
 	assert.True(t, retry > 0 && retry <= 60, "Retry-After %d", retry)
@@ -40,7 +42,7 @@ func TestCreateFloodIsRateLimited(t *testing.T) {
 	assert.Equal(t, http.StatusTooManyRequests, status, "the deployment-wide limit holds: %s", body)
 
 	// An X-Forwarded-For from an untrusted peer is ignored: the peer's own address is limited.
-	u := New(t, map[string]string{"VERIFIER_RATE_LIMIT_PER_IP": "1/min"})
+	u := e2e.New(t, map[string]string{"VERIFIER_RATE_LIMIT_PER_IP": "1/min"})
 	s1, _, _ := u.Do(u.Browser, http.MethodPost, "/api/ipa/sessions", nil, map[string]string{"X-Forwarded-For": "192.0.2.1"})
 	s2, _, _ := u.Do(u.Browser, http.MethodPost, "/api/ipa/sessions", nil, map[string]string{"X-Forwarded-For": "192.0.2.2"})
 	assert.Equal(t, []int{http.StatusCreated, http.StatusTooManyRequests}, []int{s1, s2})

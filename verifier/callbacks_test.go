@@ -1,4 +1,4 @@
-package e2e
+package verifier_test
 
 import (
 	"fmt"
@@ -10,14 +10,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/entra-verifier/entra-verifier/e2e"
 	"github.com/entra-verifier/entra-verifier/sandbox"
 	"github.com/entra-verifier/entra-verifier/verifier"
 )
 
 // TestCallbackTable drives every row of SPEC section 3's callback table.
 func TestCallbackTable(t *testing.T) {
-	h := New(t, nil)
-	key := func(state string) string { return verifier.APIKey([]byte(TestSecret), state) }
+	h := e2e.New(t, nil)
+	key := func(state string) string { return verifier.APIKey([]byte(e2e.TestSecret), state) }
 	body := func(id, state, status string, extra string) string {
 		return fmt.Sprintf(`{"requestId":%q,"state":%q,"requestStatus":%q%s}`, id, state, status, extra)
 	}
@@ -96,7 +97,7 @@ func TestCallbackTable(t *testing.T) {
 	}
 	events := map[string]map[string]any{
 		"request_retrieved":     sandbox.Retrieved(),
-		"presentation_verified": sandbox.Verified(sandbox.VerifiedIdentity(USDID, Person())),
+		"presentation_verified": sandbox.Verified(sandbox.VerifiedIdentity(e2e.USDID, e2e.Person())),
 		"presentation_error":    sandbox.PresentationError("claimValidationError", "no"),
 	}
 	for _, tc := range tests {
@@ -114,7 +115,7 @@ func TestCallbackTable(t *testing.T) {
 			if code == http.StatusOK {
 				assert.Empty(t, answer, "callbacks are answered with an empty body")
 			} else {
-				ErrorCode(t, answer)
+				e2e.ErrorCode(t, answer)
 			}
 			after := h.StatusOf(c.RequestID)
 			assert.Equal(t, tc.wantStatus, after["status"])
@@ -134,26 +135,41 @@ func stringOr(v any) string {
 // TestExpiredRequestAnswersCallbacksAndChangesNothing: an authentic callback after the request expired is
 // answered 200 (Authenticator would show the person an error otherwise) and changes nothing.
 func TestExpiredRequestAnswersCallbacksAndChangesNothing(t *testing.T) {
-	h := New(t, nil)
+	h := e2e.New(t, nil)
 	h.RS.Lifetime = time.Second
 	c := h.Create()
 	exp, err := time.Parse(time.RFC3339, c.ExpiresAt)
 	require.NoError(t, err)
 	time.Sleep(time.Until(exp) + 50*time.Millisecond)
 	assert.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Retrieved()))
-	assert.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(USDID, Person()))))
+	assert.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(e2e.USDID, e2e.Person()))))
 	after := h.StatusOf(c.RequestID)
 	assert.Equal(t, "expired", after["status"])
 	assert.Nil(t, after["claims"])
 }
 
+// TestExpiredQRIsGone: the QR of a request past its expiry answers 410 expired (moved from e2e/ipa_test.go).
+func TestExpiredQRIsGone(t *testing.T) {
+	h := e2e.New(t, nil)
+	h.RS.Lifetime = time.Second
+	c := h.Create()
+	status, _, _ := h.Do(h.Browser, http.MethodGet, c.QRCodeURL, nil, nil)
+	require.Equal(t, http.StatusOK, status)
+	exp, err := time.Parse(time.RFC3339, c.ExpiresAt)
+	require.NoError(t, err)
+	time.Sleep(time.Until(exp) + 50*time.Millisecond)
+	status, body, _ := h.Do(h.Browser, http.MethodGet, c.QRCodeURL, nil, nil)
+	assert.Equal(t, http.StatusGone, status)
+	assert.Equal(t, "expired", e2e.ErrorCode(t, body))
+}
+
 // TestPolicyReasons checks each of our own policy rules on presentation_verified.
 func TestPolicyReasons(t *testing.T) {
-	faceCheck := New(t, map[string]string{"ENTRA_FACE_CHECK": "true"})
-	plain := New(t, nil)
+	faceCheck := e2e.New(t, map[string]string{"ENTRA_FACE_CHECK": "true"})
+	plain := e2e.New(t, nil)
 	score := func(f float64) *float64 { return &f }
 	cred := func(mut func(*sandbox.Credential)) sandbox.Credential {
-		c := sandbox.VerifiedIdentity(USDID, Person())
+		c := sandbox.VerifiedIdentity(e2e.USDID, e2e.Person())
 		if mut != nil {
 			mut(&c)
 		}
@@ -161,13 +177,13 @@ func TestPolicyReasons(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		h      *Harness
+		h      *e2e.Harness
 		event  map[string]any
 		status string
 		reason string
 	}{
 		{"valid", plain, sandbox.Verified(cred(nil)), "verified", ""},
-		{"issuer of another region", plain, sandbox.Verified(cred(func(c *sandbox.Credential) { c.Issuer = EUDID })), "failed", "issuer_not_accepted"},
+		{"issuer of another region", plain, sandbox.Verified(cred(func(c *sandbox.Credential) { c.Issuer = e2e.EUDID })), "failed", "issuer_not_accepted"},
 		{"issuer not IDEMIA", plain, sandbox.Verified(cred(func(c *sandbox.Credential) { c.Issuer = "did:web:evil.example" })), "failed", "issuer_not_accepted"},
 		{"other credential type", plain, sandbox.Verified(cred(func(c *sandbox.Credential) { c.Type = []string{"VerifiableCredential", "VerifiedEmployee"} })), "failed", "type_mismatch"},
 		{"revoked", plain, sandbox.Verified(cred(func(c *sandbox.Credential) { c.RevocationStatus = "REVOKED" })), "failed", "credential_revoked"},
@@ -187,7 +203,7 @@ func TestPolicyReasons(t *testing.T) {
 			assert.Equal(t, tc.status, got["status"])
 			assert.Equal(t, tc.reason, stringOr(got["reason"]))
 			if tc.status == "verified" {
-				assert.Equal(t, USDID, got["issuer"])
+				assert.Equal(t, e2e.USDID, got["issuer"])
 				assert.Equal(t, "Megan", got["claims"].(map[string]any)["firstName"])
 			} else {
 				assert.Nil(t, got["claims"], "a failed presentation exposes no claims")

@@ -1,4 +1,4 @@
-package e2e
+package verifier_test
 
 import (
 	"crypto/tls"
@@ -11,13 +11,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/entra-verifier/entra-verifier/app"
+	"github.com/entra-verifier/entra-verifier/e2e"
 	"github.com/entra-verifier/entra-verifier/sandbox"
 )
 
 // TestUpstreamHangs checks that a Microsoft or IDEMIA that stops answering costs the page one clean
 // 504, bounded by the outbound timeout, and that the service answers again as soon as the upstream does.
 func TestUpstreamHangs(t *testing.T) {
-	h := New(t, nil)
+	h := e2e.New(t, nil)
 	impatient := &http.Client{Timeout: 300 * time.Millisecond, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: h.FakesCA}}}
 	svc, err := app.New(t.Context(), h.Cfg, nil, impatient, nil)
 	require.NoError(t, err)
@@ -41,7 +42,7 @@ func TestUpstreamHangs(t *testing.T) {
 	h.RS.SetDelay(2 * time.Second)
 	status, body = post("/api/verifier/presentation-requests")
 	assert.Equal(t, http.StatusGatewayTimeout, status)
-	assert.Equal(t, "timeout", ErrorCode(t, body))
+	assert.Equal(t, "timeout", e2e.ErrorCode(t, body))
 	h.RS.SetDelay(0)
 	status, _ = post("/api/verifier/presentation-requests")
 	assert.Equal(t, http.StatusCreated, status, "the service recovers with the upstream")
@@ -49,7 +50,7 @@ func TestUpstreamHangs(t *testing.T) {
 	h.IPA.SetFailure(sandbox.IPAHang)
 	status, body = post("/api/ipa/sessions")
 	assert.Equal(t, http.StatusGatewayTimeout, status)
-	assert.Equal(t, "timeout", ErrorCode(t, body))
+	assert.Equal(t, "timeout", e2e.ErrorCode(t, body))
 	h.IPA.SetFailure(sandbox.IPAWorking)
 	status, _ = post("/api/ipa/sessions")
 	assert.Equal(t, http.StatusCreated, status)

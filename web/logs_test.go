@@ -1,4 +1,4 @@
-package e2e
+package web_test
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/entra-verifier/entra-verifier/e2e"
 	"github.com/entra-verifier/entra-verifier/logging"
 	"github.com/entra-verifier/entra-verifier/sandbox"
 	"github.com/entra-verifier/entra-verifier/verifier"
@@ -44,8 +45,8 @@ func TestLogsHoldNoPersonalDataOrSecrets(t *testing.T) {
 	slog.SetDefault(logging.New(&logs, slog.LevelDebug))
 	t.Cleanup(func() { slog.SetDefault(previous) })
 
-	h := New(t, nil)
-	Person := sandbox.People[2]
+	h := e2e.New(t, nil)
+	person := sandbox.People[2]
 	session := h.CreateSession()
 	h.EndSession(session.SessionID, sandbox.IPACompleted)
 	require.Eventually(t, func() bool { return h.SessionOf(session.SessionID)["identity"] != nil }, 5*time.Second, 20*time.Millisecond)
@@ -54,18 +55,18 @@ func TestLogsHoldNoPersonalDataOrSecrets(t *testing.T) {
 	rec, ok := h.RS.Request(c.RequestID)
 	require.True(t, ok)
 	state := rec.Request.Callback.State
-	apiKey := verifier.APIKey([]byte(TestSecret), state)
+	apiKey := verifier.APIKey([]byte(e2e.TestSecret), state)
 	code, _ := h.Callback("wrong-"+apiKey, `{"requestId":"`+c.RequestID+`","state":"`+state+`","requestStatus":"request_retrieved"}`)
 	require.Equal(t, http.StatusUnauthorized, code)
-	code, _ = h.Callback(apiKey, `{"requestId":"`+c.RequestID+`","state":"`+state+`","requestStatus":"presentation_verified","verifiedCredentialsData":"`+Person.Portrait()+`"}`)
+	code, _ = h.Callback(apiKey, `{"requestId":"`+c.RequestID+`","state":"`+state+`","requestStatus":"presentation_verified","verifiedCredentialsData":"`+person.Portrait()+`"}`)
 	require.Equal(t, http.StatusBadRequest, code)
 	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Retrieved()))
-	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(USDID, Person.Claims()))))
-	assert.Equal(t, Person.FirstName, h.StatusOf(c.RequestID)["claims"].(map[string]any)["firstName"])
+	require.Equal(t, http.StatusOK, h.Send(c.RequestID, sandbox.Verified(sandbox.VerifiedIdentity(e2e.USDID, person.Claims()))))
+	assert.Equal(t, person.FirstName, h.StatusOf(c.RequestID)["claims"].(map[string]any)["firstName"])
 
 	secrets := map[string]string{
-		"first name": Person.FirstName, "last name": Person.LastName, "date of birth": Person.DateOfBirth,
-		"portrait": Person.Portrait()[:40], "callback secret": TestSecret, "api-key": apiKey, "state": state,
+		"first name": person.FirstName, "last name": person.LastName, "date of birth": person.DateOfBirth,
+		"portrait": person.Portrait()[:40], "callback secret": e2e.TestSecret, "api-key": apiKey, "state": state,
 		"Entra client secret": "client-secret", "IDEMIA client secret": "ipa-secret", "GIPS api key": "gips-key",
 		"IPA callback token": strings.TrimPrefix(h.CallbackURL(session.SessionID), h.URL+"/api/ipa/callback/"),
 	}

@@ -1,4 +1,4 @@
-package e2e
+package ipa_test
 
 import (
 	"encoding/json"
@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entra-verifier/entra-verifier/e2e"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -17,13 +19,13 @@ import (
 )
 
 func TestIPASessionLaunch(t *testing.T) {
-	h := New(t, nil)
+	h := e2e.New(t, nil)
 	a, b := h.CreateSession(), h.CreateSession()
 	assert.Equal(t, 1, h.Cognito.TokenRequests(), "two creates, one Cognito token")
 	require.Len(t, h.IPA.Requests(), 2)
 
 	tokens := map[string]bool{}
-	for i, c := range []IPACreated{a, b} {
+	for i, c := range []e2e.IPACreated{a, b} {
 		req := h.IPA.Requests()[i]
 		assert.True(t, strings.HasPrefix(req.Header.Get("Authorization"), "Bearer "))
 		assert.True(t, h.Cognito.Valid(strings.TrimPrefix(req.Header.Get("Authorization"), "Bearer ")))
@@ -48,7 +50,7 @@ func TestIPASessionLaunch(t *testing.T) {
 		for name, client := range map[string]*http.Client{"another browser": h.Stranger, "no cookie": http.DefaultClient} {
 			status, body, _ := h.Do(client, http.MethodGet, path, nil, nil)
 			assert.Equal(t, http.StatusNotFound, status, "%s %s", name, path)
-			assert.Equal(t, "not_found", ErrorCode(t, body))
+			assert.Equal(t, "not_found", e2e.ErrorCode(t, body))
 		}
 	}
 	status, png, hdr := h.Do(h.Browser, http.MethodGet, a.QRCodeURL, nil, nil)
@@ -66,7 +68,7 @@ func TestIPACallbacks(t *testing.T) {
 	var strayHits atomic.Int32
 	stray := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { strayHits.Add(1) }))
 	defer stray.Close()
-	h := New(t, nil)
+	h := e2e.New(t, nil)
 	notification := func(id string, fields string) []byte {
 		return []byte(fmt.Sprintf(`{"applicationId":"ipa-application","sessionId":%q,"timestamp":1733294237.91%s}`, id, fields))
 	}
@@ -74,56 +76,58 @@ func TestIPACallbacks(t *testing.T) {
 		name string
 		// before ends the session first, with an authentic notification.
 		before     sandbox.IPAOutcome
-		call       func(c IPACreated) (url string, body []byte)
+		call       func(c e2e.IPACreated) (url string, body []byte)
 		wantCode   int
 		wantStatus string
-		wantProof  string // identity.proof once retrieval is done; "" when none expected
+		// wantIdentity is what identity retrieval records: "read" for a level of assurance, else its error code;
+		// "" when no retrieval is expected. The proof archive is never fetched.
+		wantIdentity string
 	}{
-		{"completed", "-", func(c IPACreated) (string, []byte) {
+		{"completed", "-", func(c e2e.IPACreated) (string, []byte) {
 			body, _ := h.IPA.Callback(c.SessionID, sandbox.IPACompleted)
 			return h.CallbackURL(c.SessionID), body
-		}, 204, "completed", "fetched"},
-		{"ERROR", "-", func(c IPACreated) (string, []byte) {
+		}, 204, "completed", "read"},
+		{"ERROR", "-", func(c e2e.IPACreated) (string, []byte) {
 			body, _ := h.IPA.Callback(c.SessionID, sandbox.IPAError)
 			return h.CallbackURL(c.SessionID), body
 		}, 204, "error", ""},
-		{"HEARTBEAT_TIMEOUT", "-", func(c IPACreated) (string, []byte) {
+		{"HEARTBEAT_TIMEOUT", "-", func(c e2e.IPACreated) (string, []byte) {
 			body, _ := h.IPA.Callback(c.SessionID, sandbox.IPAHeartbeatTimeout)
 			return h.CallbackURL(c.SessionID), body
 		}, 204, "timeout", ""},
-		{"retry of the same notification", sandbox.IPAError, func(c IPACreated) (string, []byte) {
+		{"retry of the same notification", sandbox.IPAError, func(c e2e.IPACreated) (string, []byte) {
 			body, _ := h.IPA.Callback(c.SessionID, sandbox.IPAError)
 			return h.CallbackURL(c.SessionID), body
 		}, 204, "error", ""},
-		{"another outcome after the end", sandbox.IPAHeartbeatTimeout, func(c IPACreated) (string, []byte) {
+		{"another outcome after the end", sandbox.IPAHeartbeatTimeout, func(c e2e.IPACreated) (string, []byte) {
 			body, _ := h.IPA.Callback(c.SessionID, sandbox.IPACompleted)
 			return h.CallbackURL(c.SessionID), body
 		}, 204, "timeout", ""},
-		{"unknown token", "-", func(c IPACreated) (string, []byte) {
+		{"unknown token", "-", func(c e2e.IPACreated) (string, []byte) {
 			return h.URL + "/api/ipa/callback/AAAAAAAAAAAAAAAAAAAAAA", notification(c.SessionID, `,"status":"ERROR"`)
 		}, 404, "pending", ""},
-		{"sessionId of another session", "-", func(c IPACreated) (string, []byte) {
+		{"sessionId of another session", "-", func(c e2e.IPACreated) (string, []byte) {
 			return h.CallbackURL(c.SessionID), notification("ba7ce9dc-c182-4907-875c-ce1942239099", `,"status":"ERROR"`)
 		}, 403, "pending", ""},
-		{"other applicationId", "-", func(c IPACreated) (string, []byte) {
+		{"other applicationId", "-", func(c e2e.IPACreated) (string, []byte) {
 			return h.CallbackURL(c.SessionID), []byte(fmt.Sprintf(`{"applicationId":"another-app","sessionId":%q,"timestamp":1,"status":"ERROR"}`, c.SessionID))
 		}, 403, "pending", ""},
-		{"not JSON", "-", func(c IPACreated) (string, []byte) { return h.CallbackURL(c.SessionID), []byte("{oops") }, 400, "pending", ""},
-		{"missing sessionId", "-", func(c IPACreated) (string, []byte) {
+		{"not JSON", "-", func(c e2e.IPACreated) (string, []byte) { return h.CallbackURL(c.SessionID), []byte("{oops") }, 400, "pending", ""},
+		{"missing sessionId", "-", func(c e2e.IPACreated) (string, []byte) {
 			return h.CallbackURL(c.SessionID), []byte(`{"applicationId":"ipa-application","timestamp":1}`)
 		}, 400, "pending", ""},
-		{"unknown status", "-", func(c IPACreated) (string, []byte) {
+		{"undocumented status is an abnormal end", "-", func(c e2e.IPACreated) (string, []byte) {
 			return h.CallbackURL(c.SessionID), notification(c.SessionID, `,"status":"EXPLODED"`)
-		}, 400, "pending", ""},
-		{"oversized body", "-", func(c IPACreated) (string, []byte) {
+		}, 204, "error", ""},
+		{"oversized body", "-", func(c e2e.IPACreated) (string, []byte) {
 			return h.CallbackURL(c.SessionID), notification(c.SessionID, `,"pad":"`+strings.Repeat("x", 1<<20)+`"`)
 		}, 413, "pending", ""},
-		{"proofUrl on another host is never fetched", "-", func(c IPACreated) (string, []byte) {
+		{"proofUrl on another host is never fetched", "-", func(c e2e.IPACreated) (string, []byte) {
 			return h.CallbackURL(c.SessionID), notification(c.SessionID, `,"identityId":"gips-1","proofUrl":"`+stray.URL+`/gips/v1/identities/gips-1/proof"`)
-		}, 204, "completed", "refused"},
-		{"proofUrl to the metadata address", "-", func(c IPACreated) (string, []byte) {
+		}, 204, "completed", "identity_http_404"},
+		{"proofUrl to the metadata address", "-", func(c e2e.IPACreated) (string, []byte) {
 			return h.CallbackURL(c.SessionID), notification(c.SessionID, `,"identityId":"gips-2","proofUrl":"https://169.254.169.254/gips/latest/meta-data"`)
-		}, 204, "completed", "refused"},
+		}, 204, "completed", "identity_http_404"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -140,18 +144,20 @@ func TestIPACallbacks(t *testing.T) {
 			if status == http.StatusNoContent {
 				assert.Empty(t, answer)
 			} else {
-				ErrorCode(t, answer)
+				e2e.ErrorCode(t, answer)
 			}
 			after := h.SessionOf(c.SessionID)
 			assert.Equal(t, tc.wantStatus, after["status"])
 			if status != http.StatusNoContent || tc.before != "-" {
 				assert.Equal(t, before, after, "a refused or repeated notification changes nothing")
 			}
-			if tc.wantProof != "" {
+			if tc.wantIdentity != "" {
 				require.Eventually(t, func() bool { return h.SessionOf(c.SessionID)["identity"] != nil }, 5*time.Second, 20*time.Millisecond)
 				identity := h.SessionOf(c.SessionID)["identity"].(map[string]any)
-				assert.Equal(t, tc.wantProof, identity["proof"])
-				if tc.wantProof == "fetched" {
+				assert.Nil(t, identity["proof"], "the proof archive is not fetched")
+				if tc.wantIdentity != "read" {
+					assert.Equal(t, tc.wantIdentity, identity["error"])
+				} else {
 					assert.Equal(t, sandbox.IPALevelOfAssurance, identity["levelOfAssurance"])
 					assert.Equal(t, sandbox.IPAIdentityStatus, identity["status"])
 					assert.NotEmpty(t, after["identityId"])
@@ -160,11 +166,11 @@ func TestIPACallbacks(t *testing.T) {
 		})
 	}
 	assert.Zero(t, strayHits.Load(), "a proofUrl off the IDV host is never requested")
-	assert.Equal(t, 1, h.GIPS.ProofRequests(), "only the completed journey's proof was fetched")
+	assert.Zero(t, h.GIPS.ProofRequests(), "the proof archive is never fetched on our own")
 }
 
 func TestIPARetriesAreIdempotent(t *testing.T) {
-	h := New(t, nil)
+	h := e2e.New(t, nil)
 	c := h.CreateSession()
 	for range 3 {
 		status, err := h.IPA.DeliverCallback(t.Context(), c.SessionID, sandbox.IPAError)
@@ -175,7 +181,7 @@ func TestIPARetriesAreIdempotent(t *testing.T) {
 }
 
 func TestIPATokenRefreshes(t *testing.T) {
-	h := New(t, nil)
+	h := e2e.New(t, nil)
 	h.Cognito.SetExpiresIn(11) // oauth2 renews 10 s before expiry: this token is good for about 1 s
 	h.CreateSession()
 	time.Sleep(1500 * time.Millisecond)
@@ -184,12 +190,12 @@ func TestIPATokenRefreshes(t *testing.T) {
 }
 
 func TestIPADownGives502(t *testing.T) {
-	h := New(t, nil)
+	h := e2e.New(t, nil)
 	for _, f := range []sandbox.IPAFailure{sandbox.IPAServerError, sandbox.IPADisconnect} {
 		h.IPA.SetFailure(f)
 		status, body, _ := h.Do(h.Browser, http.MethodPost, "/api/ipa/sessions", nil, nil)
 		assert.Equal(t, http.StatusBadGateway, status)
-		assert.Equal(t, "upstream_error", ErrorCode(t, body))
+		assert.Equal(t, "upstream_error", e2e.ErrorCode(t, body))
 	}
 	h.IPA.SetFailure(sandbox.IPAWorking)
 	c := h.CreateSession()
@@ -197,12 +203,12 @@ func TestIPADownGives502(t *testing.T) {
 }
 
 func TestIPAEvents(t *testing.T) {
-	h := New(t, nil)
+	h := e2e.New(t, nil)
 	c := h.CreateSession()
 	events := h.Events(t, "/api/ipa/sessions/"+c.SessionID+"/events")
-	assert.Equal(t, "pending", NextEvent(t, events)["status"])
+	assert.Equal(t, "pending", e2e.NextEvent(t, events)["status"])
 	h.EndSession(c.SessionID, sandbox.IPACompleted)
-	last := LastEvent(t, events)
+	last := e2e.LastEvent(t, events)
 	assert.Equal(t, "completed", last["status"])
 	assert.NotNil(t, last["identity"], "the stream ends once the identity summary is known")
 }
@@ -210,21 +216,21 @@ func TestIPAEvents(t *testing.T) {
 // TestIPAStreamEndsWithoutIdentity: a completed notification that names no identity still ends the
 // event stream (the summary says no_identity) instead of keeping it open until the session expires.
 func TestIPAStreamEndsWithoutIdentity(t *testing.T) {
-	h := New(t, nil)
+	h := e2e.New(t, nil)
 	c := h.CreateSession()
 	events := h.Events(t, "/api/ipa/sessions/"+c.SessionID+"/events")
-	assert.Equal(t, "pending", NextEvent(t, events)["status"])
+	assert.Equal(t, "pending", e2e.NextEvent(t, events)["status"])
 	body := `{"applicationId":"ipa-application","sessionId":"` + c.SessionID + `","timestamp":1733294237.9}`
 	status, err := h.IPA.Deliver(t.Context(), c.SessionID, []byte(body))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusNoContent, status)
-	last := LastEvent(t, events)
+	last := e2e.LastEvent(t, events)
 	assert.Equal(t, "completed", last["status"])
 	assert.Equal(t, "no_identity", last["identity"].(map[string]any)["error"])
 }
 
 func TestExpiredQRIsGone(t *testing.T) {
-	h := New(t, nil)
+	h := e2e.New(t, nil)
 	h.RS.Lifetime = time.Second
 	c := h.Create()
 	status, _, _ := h.Do(h.Browser, http.MethodGet, c.QRCodeURL, nil, nil)
@@ -234,5 +240,5 @@ func TestExpiredQRIsGone(t *testing.T) {
 	time.Sleep(time.Until(exp) + 50*time.Millisecond)
 	status, body, _ := h.Do(h.Browser, http.MethodGet, c.QRCodeURL, nil, nil)
 	assert.Equal(t, http.StatusGone, status)
-	assert.Equal(t, "expired", ErrorCode(t, body))
+	assert.Equal(t, "expired", e2e.ErrorCode(t, body))
 }
