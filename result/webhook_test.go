@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -546,7 +547,7 @@ func TestWebhookTransportErrors(t *testing.T) {
 func TestWebhookRunDrainsThenStops(t *testing.T) {
 	f := newFixture(t)
 	o := &outbox{Outbox: f.store, drained: make(chan struct{}, 1)}
-	f.hook.Outbox = o
+	f.hook.Outbox, f.hook.Workers = o, 1
 	for _, id := range []string{"req-1", "req-2", "req-3"} {
 		f.queue(t, id)
 	}
@@ -598,4 +599,67 @@ func TestWebhookDelivery(t *testing.T) {
 
 	_, err = f.hook.Delivery(result.Event{Data: result.Data{Claims: map[string]any{"bad": func() {}}}})
 	assert.ErrorContains(t, err, "encode result event")
+}
+
+// TestWebhookWorkersDeliverInParallel: Run's workers each claim on their own, so four slow deliveries are
+// in flight at once (and never more), and every event is still sent exactly once.
+func TestWebhookWorkersDeliverInParallel(t *testing.T) {
+	f := newFixture(t)
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	four := make(chan struct{})
+	f.rcv.setDuring(func(*http.Request) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		if inFlight == 4 {
+			close(four)
+		}
+		mu.Unlock()
+		select { // hold every attempt until four are in flight together (bounded, so a failure is an assert)
+		case <-four:
+		case <-time.After(10 * time.Second):
+		}
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+	})
+	want := map[string]bool{}
+	for i := range 10 {
+		want[f.queue(t, fmt.Sprintf("req-%d", i))] = true
+	}
+	finished := &finishes{Outbox: f.store}
+	f.hook.Outbox = finished
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.hook.Run(ctx) // Workers unset: the default, 4
+	}()
+	require.Eventually(t, func() bool { return finished.n.Load() >= int64(len(want)) }, 20*time.Second, 10*time.Millisecond)
+	cancel()
+	<-done
+	mu.Lock()
+	assert.Equal(t, 4, most, "deliveries in flight at once")
+	mu.Unlock()
+	got := map[string]int{}
+	for _, h := range f.rcv.Hits() {
+		got[h.header.Get("webhook-id")]++
+	}
+	for id := range want {
+		assert.Equal(t, 1, got[id], "%s sent once", id)
+	}
+	assert.Len(t, got, len(want))
+	assert.False(t, f.pending(t), "the outbox is empty")
+}
+
+// finishes counts the deliveries marked done.
+type finishes struct {
+	result.Outbox
+	n atomic.Int64
+}
+
+func (f *finishes) FinishDelivery(ctx context.Context, id string) error {
+	defer f.n.Add(1)
+	return f.Outbox.FinishDelivery(ctx, id)
 }
