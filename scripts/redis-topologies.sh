@@ -19,7 +19,7 @@ aof="${REDIS_TOPOLOGY_AOF:-}"
 host=127.0.0.1
 
 die() { echo "redis-topologies: $*" >&2; exit 1; }
-cli() { redis-cli -h "$host" -p "$1" "${@:2}"; }
+cli() { timeout 5 redis-cli -h "$host" -p "$1" "${@:2}"; }
 
 # wait_for TRIES CMD…: runs CMD every 0.1 s until it succeeds.
 wait_for() {
@@ -37,7 +37,15 @@ server() { # server PORT EXTRA…
   mkdir -p "$dir/$port"
   eval redis-server --port "$port" --bind "$host" --daemonize yes --dir "$dir/$port" \
     --pidfile "$dir/$port/pid" --logfile "$dir/$port/log" --repl-diskless-sync-delay 0 "$(persistence)" "$@"
-  wait_for 100 test "$(cli "$port" ping 2>/dev/null)" = PONG || die "redis-server on $port does not answer (see $dir/$port/log)"
+  # 30 s: under a loaded CI machine (tests running beside it) a fresh server can take seconds to answer
+  wait_for 300 test "$(cli "$port" ping 2>/dev/null)" = PONG || die_log "$port" "redis-server on $port does not answer after 30 s"
+}
+
+# die_log PORT MESSAGE: dies with MESSAGE and the last lines of the server's log.
+die_log() {
+  echo "redis-topologies: $2; last lines of $dir/$1/log:" >&2
+  tail -n 20 "$dir/$1/log" >&2 2>/dev/null || echo "(no log)" >&2
+  exit 1
 }
 
 cluster_ok() { cli "$1" cluster info | grep -q 'cluster_state:ok'; }
@@ -52,7 +60,7 @@ start_cluster() {
   redis-cli --cluster create "${ports[@]}" --cluster-replicas 1 --cluster-yes >"$dir/cluster-create.log" 2>&1 ||
     die "cluster create failed: $(tail -5 "$dir/cluster-create.log")"
   for i in 1 2 3 4 5 6; do
-    wait_for 300 cluster_ok $((base + i)) || die "cluster not ok on $((base + i))"
+    wait_for 300 cluster_ok $((base + i)) || die_log $((base + i)) "cluster not ok on $((base + i))"
   done
   wait_for 300 sh -c "redis-cli --cluster check $host:$((base + 1)) | grep -q 'All nodes agree'" ||
     die "cluster nodes do not agree about the slots"
@@ -60,7 +68,7 @@ start_cluster() {
   for i in 1 2 3 4 5 6; do
     p=$((base + i))
     wait_for 300 sh -c "redis-cli -h $host -p $p info replication | grep -Eq 'role:slave|state=online'" ||
-      die "node $p: no replica in sync"
+      die_log "$p" "node $p: no replica in sync"
   done
 }
 
@@ -74,7 +82,7 @@ start_sentinel() {
   local m=$((base + 11)) r=$((base + 12)) s
   server "$m"
   server "$r" --replicaof "$host" "$m"
-  wait_for 300 sh -c "redis-cli -h $host -p $r info replication | grep -q 'master_link_status:up'" || die "replica $r not in sync"
+  wait_for 300 sh -c "redis-cli -h $host -p $r info replication | grep -q 'master_link_status:up'" || die_log "$r" "replica $r not in sync"
   for i in 21 22 23; do
     s=$((base + i)); mkdir -p "$dir/$s"
     cat >"$dir/$s/sentinel.conf" <<CONF
@@ -92,7 +100,7 @@ CONF
     redis-server "$dir/$s/sentinel.conf" --sentinel
   done
   for i in 21 22 23; do
-    wait_for 300 sentinel_ready $((base + i)) || die "sentinel $((base + i)) does not see the master and its replica"
+    wait_for 300 sentinel_ready $((base + i)) || die_log $((base + i)) "sentinel $((base + i)) does not see the master and its replica"
   done
 }
 
