@@ -11,3 +11,6 @@ var (
 	SessionKey        = func(prefix, tokenHash string) string { return keys{prefix}.session(tokenHash) }
 	SessionIDKey      = func(prefix, id string) string { return keys{prefix}.sessionID(id) }
 )
+
+// BucketOf is the bucket of a record's value (or of a topic no record names).
+var BucketOf = bucketOf

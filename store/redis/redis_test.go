@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"net/url"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,11 +126,18 @@ func (tp topology) openPrefix(tb testing.TB, prefix string) *redis.Store {
 	return s
 }
 
-// scan calls fn with every key under prefix, on every master of the topology.
+// scan calls fn with every key under prefix, on every master of the topology. The masters are scanned at
+// once, fn is called afterwards, in the test's goroutine.
 func (tp topology) scan(tb testing.TB, prefix string, fn func(c goredis.Cmdable, keys []string)) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	type found struct {
+		c    goredis.Cmdable
+		keys []string
+	}
+	var mu sync.Mutex
+	var all []found
 	each := func(ctx context.Context, c *goredis.Client) error {
 		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
 		var batch []string
@@ -140,7 +148,9 @@ func (tp topology) scan(tb testing.TB, prefix string, fn func(c goredis.Cmdable,
 			return err
 		}
 		if len(batch) > 0 {
-			fn(c, batch)
+			mu.Lock()
+			all = append(all, found{c, batch})
+			mu.Unlock()
 		}
 		return nil
 	}
@@ -149,6 +159,9 @@ func (tp topology) scan(tb testing.TB, prefix string, fn func(c goredis.Cmdable,
 		require.NoError(tb, c.ForEachMaster(ctx, each))
 	case *goredis.Client:
 		require.NoError(tb, each(ctx, c))
+	}
+	for _, f := range all {
+		fn(f.c, f.keys)
 	}
 }
 

@@ -207,22 +207,41 @@ func (p *pubsub) connect() {
 		return
 	}
 	old := p.ps
-	p.ps, p.beating, p.lastSeen = ps, false, time.Now()
+	p.ps, p.beating, p.lastSeen = ps, true, time.Now() // open subscribes the heartbeat
 	for channel, t := range p.topics {
 		if t.subscribed {
 			t.retry = true
 		}
 		p.dirty[channel] = struct{}{}
 	}
-	p.dirty[p.heartbeat] = struct{}{}
 	p.kickLocked()
-	msgs := ps.ChannelWithSubscriptions(goredis.WithChannelSize(1024))
 	p.wg.Add(1)
-	go p.dispatch(msgs)
+	go p.open(ps)
 	p.mu.Unlock()
 	if old != nil {
 		_ = old.Close() // ends its dispatcher
 	}
+}
+
+// open subscribes the heartbeat on ps, then dispatches what ps receives. The order matters on Cluster:
+// go-redis opens a PubSub's connection on the master of the first channel the PubSub knows, and a read
+// started before it knows any opens the connection on a random node, where SSUBSCRIBE of this shard's
+// channels is answered MOVED (which go-redis drops): no confirmation would ever come. A failed SUBSCRIBE
+// here still leaves the channel known to go-redis, which subscribes it on the connection it opens next.
+func (p *pubsub) open(ps *goredis.PubSub) {
+	ctx, cancel := context.WithTimeout(context.Background(), subscribeTimeout)
+	subscribe, _ := p.commands(ps)
+	_ = subscribe(ctx, p.heartbeat)
+	cancel()
+	p.dispatch(ps.ChannelWithSubscriptions(goredis.WithChannelSize(1024)))
+}
+
+// commands are ps's SUBSCRIBE and UNSUBSCRIBE: the sharded ones on Cluster.
+func (p *pubsub) commands(ps *goredis.PubSub) (subscribe, unsubscribe func(context.Context, ...string) error) {
+	if p.set.sharded {
+		return ps.SSubscribe, ps.SUnsubscribe
+	}
+	return ps.Subscribe, ps.Unsubscribe
 }
 
 func (p *pubsub) watch(ctx context.Context, channel string) (<-chan struct{}, error) {
@@ -351,10 +370,7 @@ func (p *pubsub) reconcile() bool {
 	clear(p.dirty)
 	p.mu.Unlock()
 
-	subscribe, unsubscribe := ps.Subscribe, ps.Unsubscribe
-	if p.set.sharded {
-		subscribe, unsubscribe = ps.SSubscribe, ps.SUnsubscribe
-	}
+	subscribe, unsubscribe := p.commands(ps)
 	for batch := range slices.Chunk(unsubs, subscribeBatch) {
 		// An error needs no retry: go-redis forgets the channels anyway, and a failed write means the
 		// connection is replaced by one that is not subscribed to them.
