@@ -147,8 +147,10 @@ func (s *Store) RetryDelivery(ctx context.Context, d *store.Delivery) error {
 	return nil
 }
 
-// FinishDelivery implements store.Store. Plain deletions in one transaction, no script: Redis runs them at
-// maxmemory too, so a full server can still drain its outbox.
+// FinishDelivery implements store.Store. Plain deletions in one pipeline, neither a script nor a MULTI
+// (at maxmemory Redis refuses every command queued in a MULTI): Redis runs them at maxmemory too, so a full
+// server can still drain its outbox. The body goes first: a queue entry left without one (a lost answer
+// between the two) is dropped by the next claim.
 func (s *Store) FinishDelivery(ctx context.Context, id string) error {
 	ctx, cancel := s.call(ctx)
 	defer cancel()
@@ -159,9 +161,9 @@ func (s *Store) FinishDelivery(ctx context.Context, id string) error {
 	if err != nil {
 		return wrap(ctx, "finish delivery", err)
 	}
-	_, err = s.rdb.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		p.ZRem(ctx, s.keys.queue(b), id)
+	_, err = s.rdb.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		p.HDel(ctx, s.keys.bodies(b), id)
+		p.ZRem(ctx, s.keys.queue(b), id)
 		return nil
 	})
 	return wrap(ctx, "finish delivery", err)

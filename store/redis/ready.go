@@ -8,8 +8,14 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// probeEvery is how often Ping proves a write at most; between probes it answers the last result.
-const probeEvery = time.Second
+// probeEvery is how often Ping proves a write at most; between probes it answers the last result, which
+// is never older than probeEvery counted from the start of its probe. probeTimeout bounds one probe (less
+// than the call deadline): a fault shows in /readyz within probeEvery + probeTimeout = 1.75 s, a recovery
+// within probeEvery plus one quick probe.
+const (
+	probeEvery   = time.Second
+	probeTimeout = 750 * time.Millisecond
+)
 
 // probeScript writes a short-lived key: refused like any write on a replica (READONLY) or a full server (OOM).
 var probeScript = goredis.NewScript(`redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1`)
@@ -30,9 +36,12 @@ func (s *Store) Ping(ctx context.Context) error {
 	if !s.probe.at.IsZero() && time.Since(s.probe.at) < probeEvery {
 		return s.probe.err
 	}
-	err := s.barrier(ctx, 0)
+	start := time.Now()
+	probe, cancel := context.WithTimeout(ctx, min(probeTimeout, s.timeout))
+	defer cancel()
+	err := s.barrier(probe, 0)
 	if ctx.Err() == nil { // a caller's own cancellation says nothing about the store
-		s.probe.at, s.probe.err = time.Now(), err
+		s.probe.at, s.probe.err = start, err
 	}
 	return err
 }
