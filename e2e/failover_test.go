@@ -170,13 +170,26 @@ func replicaOf(t *testing.T, port int) int {
 }
 
 // flow drives creates and callbacks through two replicas behind a balancer, one at a time, and keeps
-// what was answered 2xx, to be checked after the fault.
+// what was answered 2xx, to be checked after the fault: presentation requests with Microsoft's callback and
+// IPA sessions with IDEMIA's, in turn.
 type flow struct {
 	h, r                *Harness
-	created, accepted   []string
-	pending             []string // created, callback not accepted yet
+	kinds               [2]*flowKind // presentation, IPA
 	refused, wrongCodes int
 	lastOK              atomic.Int64 // Unix ns of the latest 2xx callback
+}
+
+// flowKind is one kind of record in a flow.
+type flowKind struct {
+	name              string
+	created, accepted []string
+	pending           []string // created, callback not accepted yet
+	// create answers the create's status code and the record's id; callback sends its callback.
+	create   func(rep *Harness) (int, string)
+	callback func(ctx context.Context, id string) (int, error)
+	// done reports whether a record read back shows its callback applied.
+	path string
+	done func(v map[string]any) bool
 }
 
 func newFlow(t *testing.T, env map[string]string) *flow {
@@ -184,35 +197,68 @@ func newFlow(t *testing.T, env map[string]string) *flow {
 	r := h.Replica()
 	var n atomic.Int64
 	Route(t, h, func() int { return int(n.Add(1) % 2) }, h, r)
-	return &flow{h: h, r: r}
+	f := &flow{h: h, r: r}
+	f.kinds[0] = &flowKind{name: "presentation", path: "/api/verifier/presentation-requests/",
+		create: func(rep *Harness) (int, string) {
+			code, body, _ := rep.Do(rep.Browser, http.MethodPost, "/api/verifier/presentation-requests", nil, nil)
+			var c Created
+			if code == http.StatusCreated && json.Unmarshal(body, &c) != nil {
+				code = 0
+			}
+			return code, c.RequestID
+		},
+		callback: func(ctx context.Context, id string) (int, error) {
+			return h.RS.SendCallback(ctx, id, sandbox.Retrieved())
+		},
+		done: func(v map[string]any) bool { return v["status"] == "retrieved" },
+	}
+	f.kinds[1] = &flowKind{name: "IPA", path: "/api/ipa/sessions/",
+		create: func(rep *Harness) (int, string) {
+			code, body, _ := rep.Do(rep.Browser, http.MethodPost, "/api/ipa/sessions", nil, nil)
+			var c IPACreated
+			if code == http.StatusCreated && json.Unmarshal(body, &c) != nil {
+				code = 0
+			}
+			return code, c.SessionID
+		},
+		callback: func(ctx context.Context, id string) (int, error) {
+			return h.IPA.DeliverCallback(ctx, id, sandbox.IPAError)
+		},
+		done: func(v map[string]any) bool { return v["status"] == "error" },
+	}
+	return f
 }
 
-// step creates a request through one replica, then sends Microsoft's "retrieved" callback of the oldest
-// request still waiting for one through the balancer (a refused callback is sent again later, as Microsoft
-// does); it reports whether the callback was answered 2xx.
+// accepted is the number of callbacks answered 2xx, of both kinds.
+func (f *flow) accepted() int { return len(f.kinds[0].accepted) + len(f.kinds[1].accepted) }
+
+// step creates a record (a presentation request, or an IPA session, in turn) through one replica, then
+// sends the callback of the oldest record of that kind still waiting for one through the balancer (a
+// refused callback is sent again later, as Microsoft and IDEMIA do); it reports whether the callback was
+// answered 2xx.
 func (f *flow) step(i int) bool {
-	rep := []*Harness{f.h, f.r}[i%2]
-	code, body, _ := rep.Do(rep.Browser, http.MethodPost, "/api/verifier/presentation-requests", nil, nil)
-	var c Created
+	k := f.kinds[i%2]
+	rep := []*Harness{f.h, f.r}[(i/2)%2]
+	code, id := k.create(rep)
 	switch {
-	case code == http.StatusCreated && json.Unmarshal(body, &c) == nil:
-		f.created = append(f.created, c.RequestID)
-		f.pending = append(f.pending, c.RequestID)
+	case code == http.StatusCreated:
+		k.created = append(k.created, id)
+		k.pending = append(k.pending, id)
 	case code < 500:
 		f.wrongCodes++
 	}
-	// A backlog of a few requests waiting for their callback, so that the fault meets callbacks too.
-	if len(f.pending) == 0 || (code == http.StatusCreated && len(f.pending) <= 5) {
+	// A backlog of a few records waiting for their callback, so that the fault meets callbacks too.
+	if len(k.pending) == 0 || (code == http.StatusCreated && len(k.pending) <= 5) {
 		return false
 	}
-	id := f.pending[0]
-	f.pending = f.pending[1:]
+	id = k.pending[0]
+	k.pending = k.pending[1:]
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	status, err := f.h.RS.SendCallback(ctx, id, sandbox.Retrieved())
+	status, err := k.callback(ctx, id)
 	switch {
 	case err == nil && status/100 == 2:
-		f.accepted = append(f.accepted, id)
+		k.accepted = append(k.accepted, id)
 		f.lastOK.Store(time.Now().UnixNano())
 		return true
 	case err == nil && status >= 500:
@@ -220,32 +266,48 @@ func (f *flow) step(i int) bool {
 	default:
 		f.wrongCodes++ // neither accepted nor a 5xx the caller retries
 	}
-	f.pending = append(f.pending, id)
+	k.pending = append(k.pending, id)
 	return false
 }
 
-// lost counts the creates and callbacks answered 2xx whose record or transition is missing now.
-func (f *flow) lost(t *testing.T) (creates, callbacks int) {
-	ok := map[string]bool{}
-	for _, id := range f.accepted {
-		ok[id] = true
-	}
-	for _, id := range f.created {
-		code, body, _ := f.h.Do(f.h.Browser, http.MethodGet, "/api/verifier/presentation-requests/"+id, nil, nil)
-		if code != http.StatusOK {
-			creates++
-			if ok[id] {
-				callbacks++
-			}
-			continue
+// lost counts, per kind, the creates and callbacks answered 2xx whose record or transition is missing now.
+func (f *flow) lost(t *testing.T) (creates, callbacks [2]int) {
+	for n, k := range f.kinds {
+		ok := map[string]bool{}
+		for _, id := range k.accepted {
+			ok[id] = true
 		}
-		var v map[string]any
-		require.NoError(t, json.Unmarshal(body, &v))
-		if ok[id] && v["status"] != "retrieved" {
-			callbacks++
+		for _, id := range k.created {
+			code, body, _ := f.h.Do(f.h.Browser, http.MethodGet, k.path+id, nil, nil)
+			if code != http.StatusOK {
+				creates[n]++
+				if ok[id] {
+					callbacks[n]++
+				}
+				continue
+			}
+			var v map[string]any
+			require.NoError(t, json.Unmarshal(body, &v))
+			if ok[id] && !k.done(v) {
+				callbacks[n]++
+			}
 		}
 	}
 	return creates, callbacks
+}
+
+// report logs what the flow saw and asserts that nothing answered 2xx was lost, of either kind.
+func (f *flow) report(t *testing.T, name string) {
+	t.Helper()
+	lostCreates, lostCallbacks := f.lost(t)
+	for n, k := range f.kinds {
+		t.Logf("%s: %s: %d created, %d callbacks answered 2xx; lost: %d creates, %d callbacks",
+			name, k.name, len(k.created), len(k.accepted), lostCreates[n], lostCallbacks[n])
+		assert.Zero(t, lostCallbacks[n], "%s callbacks answered 2xx and lost", k.name)
+		assert.Zero(t, lostCreates[n], "%s creates answered 2xx and lost", k.name)
+		assert.NotEmpty(t, k.accepted, "%s callbacks accepted", k.name)
+	}
+	assert.Zero(t, f.wrongCodes, "answers that were neither 2xx nor 5xx")
 }
 
 // TestFailover runs two service replicas on a Redis deployment of the test's own with callbacks flowing,
@@ -278,7 +340,7 @@ func TestFailover(t *testing.T) {
 			for start := time.Now(); time.Since(start) < 1500*time.Millisecond; i++ {
 				f.step(i)
 			}
-			before := len(f.accepted)
+			before := f.accepted()
 			require.Positive(t, before, "callbacks flow before the fault")
 
 			faultAt := time.Now()
@@ -343,16 +405,13 @@ func TestFailover(t *testing.T) {
 				}
 			}
 
-			lostCreates, lostCallbacks := f.lost(t)
 			t.Logf("%s: %d callbacks accepted (%d before the fault), %d refused with 5xx, %d neither; "+
 				"new synced master %.2fs after the fault, callbacks succeed again %.2fs after that; "+
 				"event %.2fs after the new master (%.2fs after its callback)",
-				tc.name, len(f.accepted), before, f.refused, f.wrongCodes, readyAt.Sub(faultAt).Seconds(),
+				tc.name, f.accepted(), before, f.refused, f.wrongCodes, readyAt.Sub(faultAt).Seconds(),
 				max(0, recoveredAt.Sub(readyAt).Seconds()), eventAt.Sub(readyAt).Seconds(), eventAt.Sub(cbAt).Seconds())
-			assert.Zero(t, lostCallbacks, "callbacks answered 2xx and lost")
-			assert.Zero(t, lostCreates, "creates answered 2xx and lost")
-			assert.Zero(t, f.wrongCodes, "answers that were neither 2xx nor 5xx")
-			assert.Greater(t, len(f.accepted), before, "callbacks accepted after the failover too")
+			f.report(t, tc.name)
+			assert.Greater(t, f.accepted(), before, "callbacks accepted after the failover too")
 			assert.Less(t, recoveredAt.Sub(readyAt), 10*time.Second, "service back within 10 s of a synced master")
 			assert.Less(t, eventAt.Sub(cbAt), 5*time.Second)
 		})
@@ -368,7 +427,7 @@ func TestSingleRedisKill9(t *testing.T) {
 	for start := time.Now(); time.Since(start) < 1500*time.Millisecond; i++ {
 		f.step(i)
 	}
-	before := len(f.accepted)
+	before := f.accepted()
 	require.Positive(t, before)
 	rs.stop() // SIGKILL
 	for end := time.Now().Add(500 * time.Millisecond); time.Now().Before(end); i++ {
@@ -386,11 +445,8 @@ func TestSingleRedisKill9(t *testing.T) {
 	for end := time.Now().Add(500 * time.Millisecond); time.Now().Before(end); i++ {
 		f.step(i)
 	}
-	lostCreates, lostCallbacks := f.lost(t)
 	t.Logf("single kill -9: %d callbacks accepted (%d before), %d refused with 5xx; callbacks succeed again %.3fs after the restart",
-		len(f.accepted), before, f.refused, recoveredAt.Sub(upAt).Seconds())
-	assert.Zero(t, lostCallbacks, "callbacks answered 2xx and lost")
-	assert.Zero(t, lostCreates, "creates answered 2xx and lost")
-	assert.Zero(t, f.wrongCodes)
+		f.accepted(), before, f.refused, recoveredAt.Sub(upAt).Seconds())
+	f.report(t, "single kill -9")
 	assert.Less(t, recoveredAt.Sub(upAt), time.Second, "back within 1 s of the restart")
 }
