@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,6 +58,10 @@ type podSpec struct {
 		ConfigMap *struct {
 			Name string `yaml:"name"`
 		} `yaml:"configMap"`
+		PersistentVolumeClaim *struct {
+			ClaimName string `yaml:"claimName"`
+		} `yaml:"persistentVolumeClaim"`
+		EmptyDir map[string]any `yaml:"emptyDir"`
 	} `yaml:"volumes"`
 }
 
@@ -81,9 +86,10 @@ type probe struct {
 }
 
 type container struct {
-	Name            string `yaml:"name"`
-	Image           string `yaml:"image"`
-	ImagePullPolicy string `yaml:"imagePullPolicy"`
+	Name            string   `yaml:"name"`
+	Image           string   `yaml:"image"`
+	Args            []string `yaml:"args"`
+	ImagePullPolicy string   `yaml:"imagePullPolicy"`
 	Ports           []struct {
 		Name          string `yaml:"name"`
 		ContainerPort int    `yaml:"containerPort"`
@@ -289,6 +295,7 @@ func TestOverlays(t *testing.T) {
 			assertSelects(t, serviceSelector(t, redisSvc), redis.Spec.Template.Metadata.Labels)
 			require.Len(t, redis.Spec.Template.Spec.Containers, 1)
 			assertHardened(t, redis.Spec.Template.Spec, redis.Spec.Template.Spec.Containers[0])
+			assertDurableRedis(t, out, redis)
 			out.get(t, "NetworkPolicy", "entra-verifier-redis")
 			out.get(t, "PodDisruptionBudget", "entra-verifier")
 		})
@@ -404,4 +411,46 @@ func TestBase(t *testing.T) {
 	svc := out.get(t, "Service", "entra-verifier")
 	require.Len(t, svc.Spec.Ports, 1, "the Service exposes the public port only, never metrics")
 	assert.Equal(t, "http", svc.Spec.Ports[0].TargetPort)
+}
+
+// assertDurableRedis checks that the Redis component keeps what it acknowledged across a restart (SPEC §10):
+// an append-only file fsynced at every write, in a directory on a PersistentVolumeClaim, one pod at a time.
+func assertDurableRedis(t *testing.T, out rendered, redis *object) {
+	t.Helper()
+	c := redis.Spec.Template.Spec.Containers[0]
+	arg := func(name string) string {
+		i := slices.Index(c.Args, name)
+		if i < 0 || i+1 >= len(c.Args) {
+			return ""
+		}
+		return c.Args[i+1]
+	}
+	assert.Equal(t, "yes", arg("--appendonly"), "append-only file: %v", c.Args)
+	assert.Equal(t, "always", arg("--appendfsync"), "fsync at every write: %v", c.Args)
+	assert.Equal(t, "noeviction", arg("--maxmemory-policy"), "a full Redis refuses writes, never drops records")
+	dir := arg("--dir")
+	require.NotEmpty(t, dir, "the data directory is explicit")
+	var mounted string
+	for _, m := range c.VolumeMounts {
+		if m.MountPath == dir && !m.ReadOnly {
+			mounted = m.Name
+		}
+	}
+	require.NotEmpty(t, mounted, "the data directory %s is a writable volume mount", dir)
+	var claim string
+	for _, v := range redis.Spec.Template.Spec.Volumes {
+		if v.Name == mounted {
+			assert.Nil(t, v.EmptyDir, "the data volume is not an emptyDir")
+			require.NotNil(t, v.PersistentVolumeClaim, "the data volume is a PersistentVolumeClaim")
+			claim = v.PersistentVolumeClaim.ClaimName
+		}
+	}
+	pvc := out.get(t, "PersistentVolumeClaim", claim)
+	spec, _ := pvc.raw["spec"].(map[string]any)
+	assert.Equal(t, []any{"ReadWriteOnce"}, spec["accessModes"])
+	assert.NotEmpty(t, spec["resources"], "the claim asks for storage")
+	strategy, _ := redis.raw["spec"].(map[string]any)["strategy"].(map[string]any)
+	assert.Equal(t, "Recreate", strategy["type"], "never two Redis pods on the volume")
+	sc, _ := redis.raw["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["securityContext"].(map[string]any)
+	assert.EqualValues(t, 999, sc["fsGroup"], "the volume is writable by the redis user")
 }
