@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -453,4 +454,31 @@ func assertDurableRedis(t *testing.T, out rendered, redis *object) {
 	assert.Equal(t, "Recreate", strategy["type"], "never two Redis pods on the volume")
 	sc, _ := redis.raw["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["securityContext"].(map[string]any)
 	assert.EqualValues(t, 999, sc["fsGroup"], "the volume is writable by the redis user")
+}
+
+// TestRedisExamples renders the Sentinel and Cluster examples: the redis store in the right mode, a
+// REDIS_URL of that mode's form naming several nodes, and no Redis of the overlay's own.
+func TestRedisExamples(t *testing.T) {
+	for _, mode := range []string{"sentinel", "cluster"} {
+		t.Run(mode, func(t *testing.T) {
+			out := render(t, "examples/"+mode)
+			env := out.byPrefix(t, "ConfigMap", "entra-verifier-env")
+			assert.Equal(t, "redis", env.Data["VERIFIER_STORE"])
+			assert.Equal(t, mode, env.Data["VERIFIER_REDIS_MODE"])
+			u, err := url.Parse(env.Data["REDIS_URL"])
+			require.NoError(t, err)
+			assert.Equal(t, "redis", u.Scheme)
+			assert.Len(t, u.Query()["addr"], 2, "more nodes than the URL's host")
+			if mode == "sentinel" {
+				assert.Equal(t, "mymaster", u.Query().Get("master_name"))
+				assert.Equal(t, "/0", u.Path)
+			}
+			for key, o := range out {
+				assert.NotEqual(t, "redis", o.Metadata.Labels["app.kubernetes.io/component"], "%s: no Redis of its own", key)
+			}
+			d := out.get(t, "Deployment", "entra-verifier")
+			require.NotNil(t, d.Spec.Replicas)
+			assert.Greater(t, *d.Spec.Replicas, 1)
+		})
+	}
 }
