@@ -79,9 +79,14 @@ func (s *Store) CreatePresentation(ctx context.Context, p *store.Presentation) e
 		[]string{s.keys.presentation(p.State), s.keys.claims(p.State)}, rec, p.CreatedAt, claims, p.ClaimsEnd())
 	if err == nil {
 		s.ids.put("p/"+p.ID, p.State)
+		s.recent.put("p/"+p.ID, p.Clone()) // the first update of a request created here needs no read
 	}
 	return err
 }
+
+// KnownPresentationState implements verifier.KnownStates: the state of a request this process created,
+// read or updated (an id's state never changes).
+func (s *Store) KnownPresentationState(id string) (string, bool) { return s.ids.get("p/" + id) }
 
 // Presentation implements store.Store.
 func (s *Store) Presentation(ctx context.Context, id string) (*store.Presentation, error) {
@@ -149,6 +154,9 @@ func (s *Store) UpdatePresentation(ctx context.Context, id string, fn store.Pres
 				return err
 			}
 			next.Version = cur.Version + 1
+			// The next update (Microsoft's next callback, when it lands here) starts from what was written;
+			// its compare-and-swap catches a change made elsewhere meanwhile.
+			s.recent.put("p/"+id, next.Clone())
 			return nil
 		},
 		func(cur *store.Presentation) error { return s.settle(ctx, bucketOf(cur.State)) })

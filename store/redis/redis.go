@@ -57,6 +57,7 @@ type Store struct {
 	recent  recentReads
 	leased  leases
 	probe   probe
+	trips   trips
 	// closeOnce guards the client's Close (go-redis answers an error to a second one).
 	closeOnce sync.Once
 }
@@ -94,6 +95,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{rdb: rdb, mode: opts.Mode, keys: keys{prefix: opts.Prefix}, now: opts.Now, timeout: opts.CallTimeout}
+	s.trips.count(rdb)
 	pctx, cancel := s.call(ctx)
 	defer cancel()
 	if err := s.rdb.Ping(pctx).Err(); err != nil {

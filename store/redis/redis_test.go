@@ -11,6 +11,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/entra-verifier/entra-verifier/store"
@@ -213,4 +214,44 @@ func BenchmarkTransition(b *testing.B) {
 
 func BenchmarkRead(b *testing.B) {
 	storetest.BenchmarkRead(b, func(b *testing.B) store.Store { return open(b, redisURL(), newPrefix(b)) })
+}
+
+// TestCallbackRoundTrips: an update of a request this process created or last wrote starts from what it
+// wrote, one round trip (the compare-and-swap script); a change made by another replica meanwhile makes the
+// swap fail, and the update re-reads and applies again, so a stale copy never wins.
+func TestCallbackRoundTrips(t *testing.T) {
+	prefix := newPrefix(t)
+	a, b := open(t, redisURL(), prefix), open(t, redisURL(), prefix)
+	ctx := t.Context()
+	p := storetest.NewPresentation(time.Minute)
+	require.NoError(t, a.CreatePresentation(ctx, p))
+	state, ok := a.KnownPresentationState(p.ID)
+	require.True(t, ok)
+	assert.Equal(t, p.State, state)
+	_, ok = b.KnownPresentationState(p.ID)
+	assert.False(t, ok, "another process has not seen the request")
+	require.NoError(t, b.Ping(ctx)) // b's first connection is set up (HELLO, CLIENT SETNAME) outside the counts
+
+	step := func(s *redis.Store, to store.PresentationStatus) (uint64, *store.Presentation) {
+		before := s.RoundTrips()
+		got, err := s.UpdatePresentation(ctx, p.ID, func(p *store.Presentation) ([]*store.Delivery, error) {
+			p.Status = to
+			return nil, nil
+		})
+		require.NoError(t, err)
+		return s.RoundTrips() - before, got
+	}
+	trips, _ := step(a, store.PresentationRetrieved)
+	assert.EqualValues(t, 1, trips, "the first update of a request created here")
+	trips, _ = step(a, store.PresentationRetrieved)
+	assert.EqualValues(t, 1, trips, "the next update starts from what was written")
+	trips, _ = step(b, store.PresentationVerified)
+	assert.EqualValues(t, 3, trips, "elsewhere: the pointer, the read, the swap")
+	trips, got := step(a, store.PresentationFailed)
+	assert.EqualValues(t, 3, trips, "a stale copy: the failed swap, the read, the swap")
+	assert.EqualValues(t, 4, got.Version, "every update counted")
+	read, err := b.Presentation(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, store.PresentationFailed, read.Status)
+	assert.EqualValues(t, 4, read.Version)
 }
