@@ -110,6 +110,11 @@ func (tp topology) admin(tb testing.TB) goredis.UniversalClient {
 	return c
 }
 
+// testCallTimeout is the deadline of a store call in the tests that do not test the deadline itself: CI
+// runs every package at once on two cores, where a create on Sentinel (two writes, each with its WAIT) can
+// take more than the production second. A server that is down still fails at once (connection refused).
+const testCallTimeout = 5 * time.Second
+
 // open returns a Store on the topology with a fresh prefix, both dropped when the test ends.
 func (tp topology) open(tb testing.TB) *redis.Store {
 	tb.Helper()
@@ -121,7 +126,7 @@ func (tp topology) openPrefix(tb testing.TB, prefix string) *redis.Store {
 	tp.admin(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := redis.Open(ctx, tp.url(tb), redis.Options{Mode: tp.mode, Prefix: prefix})
+	s, err := redis.Open(ctx, tp.url(tb), redis.Options{Mode: tp.mode, Prefix: prefix, CallTimeout: testCallTimeout})
 	require.NoError(tb, err)
 	tb.Cleanup(func() { require.NoError(tb, s.Close()) })
 	return s
@@ -190,7 +195,7 @@ func open(tb testing.TB, url, prefix string) *redis.Store {
 	admin(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := redis.Open(ctx, url, redis.Options{Prefix: prefix})
+	s, err := redis.Open(ctx, url, redis.Options{Prefix: prefix, CallTimeout: testCallTimeout})
 	require.NoError(tb, err)
 	tb.Cleanup(func() { require.NoError(tb, s.Close()) })
 	return s
