@@ -38,8 +38,12 @@ server() { # server PORT EXTRA…
   eval redis-server --port "$port" --bind "$host" --daemonize yes --dir "$dir/$port" \
     --pidfile "$dir/$port/pid" --logfile "$dir/$port/log" --repl-diskless-sync-delay 0 "$(persistence)" "$@"
   # 30 s: under a loaded CI machine (tests running beside it) a fresh server can take seconds to answer
-  wait_for 300 test "$(cli "$port" ping 2>/dev/null)" = PONG || die_log "$port" "redis-server on $port does not answer after 30 s"
+  wait_for 300 pong "$port" || die_log "$port" "redis-server on $port does not answer after 30 s"
 }
+
+# pong PORT: the server on PORT answers PING now (a function, so that wait_for asks again at every try:
+# `wait_for N test "$(cli …)" = PONG` would have run redis-cli once, before the first try).
+pong() { [ "$(cli "$1" ping 2>/dev/null)" = PONG ]; }
 
 # die_log PORT MESSAGE: dies with MESSAGE and the last lines of the server's log.
 die_log() {
@@ -62,12 +66,12 @@ start_cluster() {
   for i in 1 2 3 4 5 6; do
     wait_for 300 cluster_ok $((base + i)) || die_log $((base + i)) "cluster not ok on $((base + i))"
   done
-  wait_for 300 sh -c "redis-cli --cluster check $host:$((base + 1)) | grep -q 'All nodes agree'" ||
+  wait_for 300 sh -c "timeout 5 redis-cli --cluster check $host:$((base + 1)) | grep -q 'All nodes agree'" ||
     die "cluster nodes do not agree about the slots"
   # every master has its replica attached and in sync (WAIT 1 needs it)
   for i in 1 2 3 4 5 6; do
     p=$((base + i))
-    wait_for 300 sh -c "redis-cli -h $host -p $p info replication | grep -Eq 'role:slave|state=online'" ||
+    wait_for 300 sh -c "timeout 5 redis-cli -h $host -p $p info replication | grep -Eq 'role:slave|state=online'" ||
       die_log "$p" "node $p: no replica in sync"
   done
 }
@@ -82,7 +86,7 @@ start_sentinel() {
   local m=$((base + 11)) r=$((base + 12)) s
   server "$m"
   server "$r" --replicaof "$host" "$m"
-  wait_for 300 sh -c "redis-cli -h $host -p $r info replication | grep -q 'master_link_status:up'" || die_log "$r" "replica $r not in sync"
+  wait_for 300 sh -c "timeout 5 redis-cli -h $host -p $r info replication | grep -q 'master_link_status:up'" || die_log "$r" "replica $r not in sync"
   for i in 21 22 23; do
     s=$((base + i)); mkdir -p "$dir/$s"
     cat >"$dir/$s/sentinel.conf" <<CONF
