@@ -155,7 +155,7 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	case "memory":
 		return memory.New(memory.Options{}), nil
 	case "redis":
-		return redisstore.Open(ctx, cfg.RedisURL, redisstore.Options{Prefix: cfg.RedisPrefix})
+		return redisstore.Open(ctx, cfg.RedisURL, redisstore.Options{Mode: redisstore.Mode(cfg.RedisMode), Prefix: cfg.RedisPrefix})
 	default:
 		return nil, fmt.Errorf("VERIFIER_STORE=%s is not supported by this build", cfg.Store)
 	}

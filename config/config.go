@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/entra-verifier/entra-verifier/logging"
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // Regions maps an IDEMIA platform region to the DID that issues its VerifiedIdentity credentials.
@@ -37,6 +38,7 @@ type Config struct {
 	Issuers         []string
 	Store           string // "memory" or "redis"
 	RedisURL        string
+	RedisMode       string // "single", "sentinel" or "cluster"
 	RedisPrefix     string
 	Sandbox         bool
 	TrustedProxies  []string
@@ -249,15 +251,44 @@ func (v *validator) regions(c *Config) {
 	}
 }
 
+// redisURLForms are the URL forms of each VERIFIER_REDIS_MODE, each checked by go-redis's own parser.
+var redisURLForms = map[string]struct {
+	form  string
+	parse func(string) error
+}{
+	"single": {"redis://[user:pass@]host:port/db", func(u string) error { _, err := goredis.ParseURL(u); return err }},
+	"sentinel": {"redis://[user:pass@]sentinel:26379/db?master_name=NAME&addr=sentinel2:26379",
+		func(u string) error {
+			o, err := goredis.ParseFailoverURL(u)
+			if err == nil && o.MasterName == "" {
+				err = errors.New("no master_name")
+			}
+			return err
+		}},
+	"cluster": {"redis://[user:pass@]node:6379?addr=node2:6379", func(u string) error { _, err := goredis.ParseClusterURL(u); return err }},
+}
+
+func (v *validator) redis(c *Config) {
+	mode, ok := redisURLForms[c.RedisMode]
+	if !ok {
+		v.addf("VERIFIER_REDIS_MODE", "must be single, sentinel or cluster, got %q", c.RedisMode)
+	}
+	switch {
+	case c.RedisURL == "":
+		v.addf("REDIS_URL", "missing: required when VERIFIER_STORE=redis")
+	case ok && mode.parse(c.RedisURL) != nil: // the parser's message may repeat the password: not shown
+		v.addf("REDIS_URL", "not a VERIFIER_REDIS_MODE=%s URL (%s, or rediss:// for TLS)", c.RedisMode, mode.form)
+	}
+	if strings.ContainsAny(c.RedisPrefix, "{}") {
+		v.addf("REDIS_KEY_PREFIX", "may not contain { or } (they would change the keys' hash tags)")
+	}
+}
+
 func (v *validator) store(c *Config) {
 	switch c.Store {
 	case "memory":
 	case "redis":
-		if c.RedisURL == "" {
-			v.addf("REDIS_URL", "missing: required when VERIFIER_STORE=redis")
-		} else if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-			v.addf("REDIS_URL", "must be a redis:// or rediss:// URL")
-		}
+		v.redis(c)
 		if c.Entra.Enabled() && c.Entra.CallbackSecret == "" {
 			v.addf("ENTRA_CALLBACK_SECRET", "missing: required with VERIFIER_STORE=redis, so every replica checks the same callback api-key")
 		}

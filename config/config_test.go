@@ -86,6 +86,16 @@ func TestValidate(t *testing.T) {
 			"REDIS_URL: missing", "ENTRA_CALLBACK_SECRET: missing",
 		}},
 		{"redis complete", with(valid(), "VERIFIER_STORE", "redis", "REDIS_URL", "redis://127.0.0.1:6379/0", "ENTRA_CALLBACK_SECRET", "0123456789abcdef0123"), nil},
+		{"redis sentinel", with(valid(), "VERIFIER_STORE", "redis", "VERIFIER_REDIS_MODE", "sentinel", "ENTRA_CALLBACK_SECRET", "0123456789abcdef0123",
+			"REDIS_URL", "redis://s1:26379/0?master_name=mymaster&addr=s2:26379&addr=s3:26379"), nil},
+		{"redis cluster", with(valid(), "VERIFIER_STORE", "redis", "VERIFIER_REDIS_MODE", "cluster", "ENTRA_CALLBACK_SECRET", "0123456789abcdef0123",
+			"REDIS_URL", "rediss://user:pw@n1:6379?addr=n2:6379&addr=n3:6379"), nil},
+		{"redis URL of another mode", with(valid(), "VERIFIER_STORE", "redis", "VERIFIER_REDIS_MODE", "sentinel", "ENTRA_CALLBACK_SECRET", "0123456789abcdef0123",
+			"REDIS_URL", "redis://127.0.0.1:6379/0", "REDIS_KEY_PREFIX", "a{b}:"), []string{
+			"REDIS_URL: not a VERIFIER_REDIS_MODE=sentinel URL", "REDIS_KEY_PREFIX: may not contain { or }",
+		}},
+		{"redis unknown mode", with(valid(), "VERIFIER_STORE", "redis", "VERIFIER_REDIS_MODE", "ring", "ENTRA_CALLBACK_SECRET", "0123456789abcdef0123",
+			"REDIS_URL", "http://127.0.0.1:6379/0"), []string{"VERIFIER_REDIS_MODE: must be single, sentinel or cluster"}},
 		{"bad values", with(valid(), "VERIFIER_REGION", "asia", "VERIFIER_ACCEPTED_REGIONS", "us,mars", "ENTRA_FACE_CHECK_THRESHOLD", "101",
 			"ENTRA_FACE_CHECK", "maybe", "VERIFIER_STORE", "disk", "VERIFIER_RATE_LIMIT_PER_IP", "lots", "VERIFIER_TRUSTED_PROXIES", "10.0.0.0/8,nope"), []string{
 			"VERIFIER_TRUSTED_PROXIES: \"nope\" is not a CIDR",

@@ -62,6 +62,7 @@ func Load(getenv Getenv) *Config {
 		Region:            strings.ToLower(l.str("VERIFIER_REGION")),
 		Store:             strings.ToLower(l.str("VERIFIER_STORE")),
 		RedisURL:          l.str("REDIS_URL"),
+		RedisMode:         l.str("VERIFIER_REDIS_MODE"),
 		RedisPrefix:       l.str("REDIS_KEY_PREFIX"),
 		Sandbox:           l.boolean("VERIFIER_SANDBOX"),
 		TrustedProxies:    l.cidrs("VERIFIER_TRUSTED_PROXIES"),

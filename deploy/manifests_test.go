@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,6 +59,10 @@ type podSpec struct {
 		ConfigMap *struct {
 			Name string `yaml:"name"`
 		} `yaml:"configMap"`
+		PersistentVolumeClaim *struct {
+			ClaimName string `yaml:"claimName"`
+		} `yaml:"persistentVolumeClaim"`
+		EmptyDir map[string]any `yaml:"emptyDir"`
 	} `yaml:"volumes"`
 }
 
@@ -81,9 +87,10 @@ type probe struct {
 }
 
 type container struct {
-	Name            string `yaml:"name"`
-	Image           string `yaml:"image"`
-	ImagePullPolicy string `yaml:"imagePullPolicy"`
+	Name            string   `yaml:"name"`
+	Image           string   `yaml:"image"`
+	Args            []string `yaml:"args"`
+	ImagePullPolicy string   `yaml:"imagePullPolicy"`
 	Ports           []struct {
 		Name          string `yaml:"name"`
 		ContainerPort int    `yaml:"containerPort"`
@@ -289,6 +296,7 @@ func TestOverlays(t *testing.T) {
 			assertSelects(t, serviceSelector(t, redisSvc), redis.Spec.Template.Metadata.Labels)
 			require.Len(t, redis.Spec.Template.Spec.Containers, 1)
 			assertHardened(t, redis.Spec.Template.Spec, redis.Spec.Template.Spec.Containers[0])
+			assertDurableRedis(t, out, redis)
 			out.get(t, "NetworkPolicy", "entra-verifier-redis")
 			out.get(t, "PodDisruptionBudget", "entra-verifier")
 		})
@@ -404,4 +412,73 @@ func TestBase(t *testing.T) {
 	svc := out.get(t, "Service", "entra-verifier")
 	require.Len(t, svc.Spec.Ports, 1, "the Service exposes the public port only, never metrics")
 	assert.Equal(t, "http", svc.Spec.Ports[0].TargetPort)
+}
+
+// assertDurableRedis checks that the Redis component keeps what it acknowledged across a restart (SPEC §10):
+// an append-only file fsynced at every write, in a directory on a PersistentVolumeClaim, one pod at a time.
+func assertDurableRedis(t *testing.T, out rendered, redis *object) {
+	t.Helper()
+	c := redis.Spec.Template.Spec.Containers[0]
+	arg := func(name string) string {
+		i := slices.Index(c.Args, name)
+		if i < 0 || i+1 >= len(c.Args) {
+			return ""
+		}
+		return c.Args[i+1]
+	}
+	assert.Equal(t, "yes", arg("--appendonly"), "append-only file: %v", c.Args)
+	assert.Equal(t, "always", arg("--appendfsync"), "fsync at every write: %v", c.Args)
+	assert.Equal(t, "noeviction", arg("--maxmemory-policy"), "a full Redis refuses writes, never drops records")
+	dir := arg("--dir")
+	require.NotEmpty(t, dir, "the data directory is explicit")
+	var mounted string
+	for _, m := range c.VolumeMounts {
+		if m.MountPath == dir && !m.ReadOnly {
+			mounted = m.Name
+		}
+	}
+	require.NotEmpty(t, mounted, "the data directory %s is a writable volume mount", dir)
+	var claim string
+	for _, v := range redis.Spec.Template.Spec.Volumes {
+		if v.Name == mounted {
+			assert.Nil(t, v.EmptyDir, "the data volume is not an emptyDir")
+			require.NotNil(t, v.PersistentVolumeClaim, "the data volume is a PersistentVolumeClaim")
+			claim = v.PersistentVolumeClaim.ClaimName
+		}
+	}
+	pvc := out.get(t, "PersistentVolumeClaim", claim)
+	spec, _ := pvc.raw["spec"].(map[string]any)
+	assert.Equal(t, []any{"ReadWriteOnce"}, spec["accessModes"])
+	assert.NotEmpty(t, spec["resources"], "the claim asks for storage")
+	strategy, _ := redis.raw["spec"].(map[string]any)["strategy"].(map[string]any)
+	assert.Equal(t, "Recreate", strategy["type"], "never two Redis pods on the volume")
+	sc, _ := redis.raw["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["securityContext"].(map[string]any)
+	assert.EqualValues(t, 999, sc["fsGroup"], "the volume is writable by the redis user")
+}
+
+// TestRedisExamples renders the Sentinel and Cluster examples: the redis store in the right mode, a
+// REDIS_URL of that mode's form naming several nodes, and no Redis of the overlay's own.
+func TestRedisExamples(t *testing.T) {
+	for _, mode := range []string{"sentinel", "cluster"} {
+		t.Run(mode, func(t *testing.T) {
+			out := render(t, "examples/"+mode)
+			env := out.byPrefix(t, "ConfigMap", "entra-verifier-env")
+			assert.Equal(t, "redis", env.Data["VERIFIER_STORE"])
+			assert.Equal(t, mode, env.Data["VERIFIER_REDIS_MODE"])
+			u, err := url.Parse(env.Data["REDIS_URL"])
+			require.NoError(t, err)
+			assert.Equal(t, "redis", u.Scheme)
+			assert.Len(t, u.Query()["addr"], 2, "more nodes than the URL's host")
+			if mode == "sentinel" {
+				assert.Equal(t, "mymaster", u.Query().Get("master_name"))
+				assert.Equal(t, "/0", u.Path)
+			}
+			for key, o := range out {
+				assert.NotEqual(t, "redis", o.Metadata.Labels["app.kubernetes.io/component"], "%s: no Redis of its own", key)
+			}
+			d := out.get(t, "Deployment", "entra-verifier")
+			require.NotNil(t, d.Spec.Replicas)
+			assert.Greater(t, *d.Spec.Replicas, 1)
+		})
+	}
 }

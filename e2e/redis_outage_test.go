@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -159,5 +160,49 @@ func TestRedisOutage(t *testing.T) {
 			assert.Equal(t, http.StatusNoContent, status)
 			assert.Equal(t, "error", h.SessionOf(session.SessionID)["status"])
 		})
+	}
+}
+
+// TestReadyzFollowsRedis: /readyz, through the web server, answers 503 within 2 s of Redis refusing
+// callbacks (out of memory, a read-only replica, down) and 200 within 2 s of Redis taking them again.
+func TestReadyzFollowsRedis(t *testing.T) {
+	rs := startRedis(t, false)
+	h := New(t, map[string]string{"VERIFIER_STORE": "redis", "REDIS_URL": rs.url(), "REDIS_KEY_PREFIX": "readyz:"})
+	admin := func() *goredis.Client { return RedisClient(t, rs.url()) }
+	// until polls /readyz until it answers want, and returns how long that took (failing past 2 s).
+	until := func(what string, want int) time.Duration {
+		start := time.Now()
+		for {
+			code, _, _ := h.Do(http.DefaultClient, http.MethodGet, "/readyz", nil, nil)
+			took := time.Since(start)
+			if code == want {
+				assert.Less(t, took, 2*time.Second, "%s: /readyz %d after %s", what, want, took)
+				return took
+			}
+			require.Less(t, took, 10*time.Second, "%s: /readyz never answered %d", what, want)
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	until("start", http.StatusOK)
+	faults := []struct {
+		name          string
+		refuse, allow func()
+	}{
+		{"OOM", func() {
+			c := admin()
+			require.NoError(t, c.ConfigSet(t.Context(), "maxmemory-policy", "noeviction").Err())
+			require.NoError(t, c.ConfigSet(t.Context(), "maxmemory", "1").Err())
+		}, func() { require.NoError(t, admin().ConfigSet(t.Context(), "maxmemory", "0").Err()) }},
+		{"READONLY", func() {
+			require.NoError(t, admin().Do(t.Context(), "REPLICAOF", "127.0.0.1", "1").Err()) // a master that never answers
+		}, func() { require.NoError(t, admin().Do(t.Context(), "REPLICAOF", "NO", "ONE").Err()) }},
+		{"down", rs.stop, rs.start},
+	}
+	for _, f := range faults {
+		f.refuse()
+		down := until(f.name, http.StatusServiceUnavailable)
+		f.allow()
+		up := until(f.name+" recovered", http.StatusOK)
+		t.Logf("%s: /readyz 503 after %s, 200 again %s after the recovery", f.name, down.Round(time.Millisecond), up.Round(time.Millisecond))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -37,18 +38,32 @@ func countPublishes(t *testing.T, h *Harness) *publishes {
 	rdb := RedisClient(t, h.Cfg.RedisURL)
 	p := &publishes{t: t, prefix: h.Cfg.RedisPrefix, seen: map[string][]string{}}
 	p.publish = func(channel, msg string) error { return rdb.Publish(t.Context(), channel, msg).Err() }
-	ps := rdb.PSubscribe(t.Context(), p.prefix+"w:*") // the store's channel: prefix + "w:" + topic
+	ps := rdb.PSubscribe(t.Context(), p.prefix+"w:*") // the store's channel: prefix + "w:{evN}:" + topic
 	t.Cleanup(func() { _ = ps.Close() })
 	_, err := ps.Receive(t.Context()) // the subscription's confirmation
 	require.NoError(t, err)
 	go func() {
 		for m := range ps.Channel() {
 			p.mu.Lock()
-			p.seen[m.Channel] = append(p.seen[m.Channel], m.Payload)
+			topic := p.topicOf(m.Channel)
+			p.seen[topic] = append(p.seen[topic], m.Payload)
 			p.mu.Unlock()
 		}
 	}()
 	return p
+}
+
+// topicOf maps a notification channel to its topic: prefix + "w:{evN}:" + topic → topic (the bucket's hash
+// tag stripped); anything else (the marker) keeps its channel name.
+func (p *publishes) topicOf(channel string) string {
+	rest, ok := strings.CutPrefix(channel, p.prefix+"w:{ev")
+	if !ok {
+		return channel
+	}
+	if _, topic, ok := strings.Cut(rest, "}:"); ok {
+		return topic
+	}
+	return channel
 }
 
 // of returns the payloads published for topic, once every publish made so far has arrived (a marker
@@ -64,7 +79,7 @@ func (p *publishes) of(topic string) []string {
 	}, 5*time.Second, 5*time.Millisecond)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return slices.Clone(p.seen[p.prefix+"w:"+topic])
+	return slices.Clone(p.seen[topic])
 }
 
 // versions is "1" … "n": one publish per transition, each version once, in order.

@@ -124,7 +124,9 @@ func TestCreateSessionUpstreamFailures(t *testing.T) {
 		{name: "timeout", setup: func(_ *testing.T, f *fakes) {
 			f.ipa.SetFailure(sandbox.IPAHang)
 			hc := *f.hc
-			hc.Timeout = 200 * time.Millisecond
+			// The token call to the Cognito fake shares the client: it must fit in the timeout on a loaded CI
+			// machine (at 200 ms it was cut while reading its 200 answer).
+			hc.Timeout = time.Second
 			f.cfg.HTTPClient = &hc
 		}},
 		{name: "down", setup: func(_ *testing.T, f *fakes) { f.ipaSrv.Close() }},

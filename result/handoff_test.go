@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/entra-verifier/entra-verifier/e2e"
 	"github.com/entra-verifier/entra-verifier/sandbox"
+	redisstore "github.com/entra-verifier/entra-verifier/store/redis"
 )
 
 func TestResultWebhookRetriesUntilAccepted(t *testing.T) {
@@ -49,6 +51,18 @@ func TestResultWebhookSurvivesARestart(t *testing.T) {
 	c := a.Create()
 	require.Equal(t, http.StatusOK, a.Send(c.RequestID, sandbox.PresentationError("claimValidationError", "no")))
 	require.Eventually(t, func() bool { at, _ := r.Snapshot(); return len(at) >= 1 }, 10*time.Second, 20*time.Millisecond)
+	// The failed attempt is recorded (due again about a second on) before the replica stops: stopped in the
+	// middle of an attempt, it would keep its 30 s lease, by design (it may have been sent).
+	rdb := e2e.RedisClient(t, env["REDIS_URL"])
+	require.Eventually(t, func() bool {
+		for b := range redisstore.Buckets {
+			z, err := rdb.ZRangeWithScores(t.Context(), env["REDIS_KEY_PREFIX"]+"dq:{ev"+strconv.Itoa(b)+"}", 0, 0).Result()
+			if err == nil && len(z) > 0 && int64(z[0].Score) < time.Now().Add(10*time.Second).UnixMilli() {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 20*time.Millisecond)
 	a.App.Close() // the replica that queued the event stops before it is delivered
 
 	r.SetFailures(0)

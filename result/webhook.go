@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/entra-verifier/entra-verifier/logging"
@@ -46,6 +47,9 @@ type Webhook struct {
 	// Timers applies a due timer (store.Timer: the expiry events); an error retries it later. Nil drops
 	// timers.
 	Timers func(ctx context.Context, t *store.Timer) error
+	// Workers is how many deliveries one replica attempts at once (default 4), each claiming from the
+	// outbox on its own: a slow or dead receiver holds up one worker, not the whole outbox.
+	Workers int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -89,8 +93,17 @@ func (w *Webhook) Delivery(ev Event) (*store.Delivery, error) {
 	return &store.Delivery{ID: "msg_" + cryptorand.Text(), Body: body, NextAttempt: now, CreatedAt: now, ClaimsUntil: ev.ClaimsUntil}, nil
 }
 
-// Run delivers due events until ctx ends.
+// Run delivers due events with Workers workers until ctx ends, and returns once every one has stopped.
 func (w *Webhook) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range cmpInt(w.Workers, 4) {
+		wg.Go(func() { w.work(ctx) })
+	}
+	wg.Wait()
+}
+
+// work is one worker: it claims and attempts due deliveries until none is due, then waits for the next poll.
+func (w *Webhook) work(ctx context.Context) {
 	poll := cmp(w.Poll, 500*time.Millisecond)
 	t := time.NewTicker(poll)
 	defer t.Stop()

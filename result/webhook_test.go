@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -546,7 +547,7 @@ func TestWebhookTransportErrors(t *testing.T) {
 func TestWebhookRunDrainsThenStops(t *testing.T) {
 	f := newFixture(t)
 	o := &outbox{Outbox: f.store, drained: make(chan struct{}, 1)}
-	f.hook.Outbox = o
+	f.hook.Outbox, f.hook.Workers = o, 1
 	for _, id := range []string{"req-1", "req-2", "req-3"} {
 		f.queue(t, id)
 	}
@@ -598,4 +599,116 @@ func TestWebhookDelivery(t *testing.T) {
 
 	_, err = f.hook.Delivery(result.Event{Data: result.Data{Claims: map[string]any{"bad": func() {}}}})
 	assert.ErrorContains(t, err, "encode result event")
+}
+
+// TestWebhookWorkersDeliverInParallel: Run's workers each claim on their own, so four slow deliveries are
+// in flight at once (and never more), and every event is still sent exactly once.
+func TestWebhookWorkersDeliverInParallel(t *testing.T) {
+	f := newFixture(t)
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	four := make(chan struct{})
+	f.rcv.setDuring(func(*http.Request) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		if inFlight == 4 {
+			close(four)
+		}
+		mu.Unlock()
+		select { // hold every attempt until four are in flight together (bounded, so a failure is an assert)
+		case <-four:
+		case <-time.After(10 * time.Second):
+		}
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+	})
+	want := map[string]bool{}
+	for i := range 10 {
+		want[f.queue(t, fmt.Sprintf("req-%d", i))] = true
+	}
+	finished := &finishes{Outbox: f.store}
+	f.hook.Outbox = finished
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.hook.Run(ctx) // Workers unset: the default, 4
+	}()
+	require.Eventually(t, func() bool { return finished.n.Load() >= int64(len(want)) }, 20*time.Second, 10*time.Millisecond)
+	cancel()
+	<-done
+	mu.Lock()
+	assert.Equal(t, 4, most, "deliveries in flight at once")
+	mu.Unlock()
+	got := map[string]int{}
+	for _, h := range f.rcv.Hits() {
+		got[h.header.Get("webhook-id")]++
+	}
+	for id := range want {
+		assert.Equal(t, 1, got[id], "%s sent once", id)
+	}
+	assert.Len(t, got, len(want))
+	assert.False(t, f.pending(t), "the outbox is empty")
+}
+
+// TestWebhookWorkersApplyTimers: under Run's workers, timers queued beside events are applied (each once,
+// whichever worker claims it) and never POSTed, and every event is POSTed once.
+func TestWebhookWorkersApplyTimers(t *testing.T) {
+	f := newFixture(t)
+	var mu sync.Mutex
+	applied := map[string]int{}
+	f.hook.Timers = func(_ context.Context, tm *store.Timer) error {
+		mu.Lock()
+		defer mu.Unlock()
+		applied[tm.Kind+":"+tm.ID]++
+		return nil
+	}
+	ctx := context.Background()
+	now := f.clock.Now()
+	want := map[string]bool{}
+	for i := range 6 {
+		want[f.queue(t, fmt.Sprintf("req-%d", i))] = true
+		id := fmt.Sprintf("tmr-%d", i)
+		require.NoError(t, f.store.CreatePresentation(ctx, &store.Presentation{ID: id, State: "state-" + id, Status: store.PresentationCreated,
+			CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Minute)}, store.NewTimer(store.TimerPresentation, id, now)))
+	}
+	finished := &finishes{Outbox: f.store}
+	f.hook.Outbox = finished
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.hook.Run(runCtx)
+	}()
+	require.Eventually(t, func() bool { return finished.n.Load() >= 12 }, 20*time.Second, 10*time.Millisecond)
+	cancel()
+	<-done
+	mu.Lock()
+	for i := range 6 {
+		assert.Equal(t, 1, applied[fmt.Sprintf("presentation:tmr-%d", i)], "timer %d applied once", i)
+	}
+	assert.Len(t, applied, 6)
+	mu.Unlock()
+	got := map[string]int{}
+	for _, h := range f.rcv.Hits() {
+		got[h.header.Get("webhook-id")]++
+	}
+	for id := range want {
+		assert.Equal(t, 1, got[id], "%s sent once", id)
+	}
+	assert.Len(t, got, len(want), "no timer is POSTed")
+	assert.False(t, f.pending(t), "the outbox is empty")
+}
+
+// finishes counts the deliveries marked done.
+type finishes struct {
+	result.Outbox
+	n atomic.Int64
+}
+
+func (f *finishes) FinishDelivery(ctx context.Context, id string) error {
+	defer f.n.Add(1)
+	return f.Outbox.FinishDelivery(ctx, id)
 }

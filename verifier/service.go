@@ -250,18 +250,15 @@ func (s *Service) HandleCallback(ctx context.Context, apiKey string, body []byte
 	if subtle.ConstantTimeCompare([]byte(apiKey), []byte(want)) != 1 {
 		return Outcome{}, ErrUnauthorized
 	}
-	ref, err := s.store.PresentationByState(ctx, cb.State)
+	id, err := s.requestOf(ctx, cb)
 	if err != nil {
 		return Outcome{}, err
-	}
-	if ref.ID != cb.RequestID {
-		return Outcome{}, store.ErrNotFound
 	}
 	var out Outcome
 	var outbox []*store.Delivery
 	var eventErr error
 	// The updater may run more than once (a lost race): it only decides, and what it learnt is logged after.
-	p, err := s.store.UpdatePresentation(ctx, ref.ID, func(p *store.Presentation) ([]*store.Delivery, error) {
+	p, err := s.store.UpdatePresentation(ctx, id, func(p *store.Presentation) ([]*store.Delivery, error) {
 		now := s.now().UTC()
 		out, outbox, eventErr = Outcome{From: p.Status, To: p.Status, Late: !now.Before(p.ExpiresAt)}, nil, nil
 		if out.Late || !Transition(p, cb, now, s.rules) {
@@ -286,15 +283,15 @@ func (s *Service) HandleCallback(ctx context.Context, apiKey string, body []byte
 		return outbox, nil
 	})
 	if eventErr != nil && err == nil { // the journey goes on without its event
-		slog.ErrorContext(ctx, "result event not queued", "requestId", ref.ID, "err", eventErr)
+		slog.ErrorContext(ctx, "result event not queued", "requestId", id, "err", eventErr)
 	}
 	switch {
 	case errors.Is(err, store.ErrUnchanged):
 		switch {
 		case out.Late:
-			slog.InfoContext(ctx, "callback for an expired request answered, nothing changed", "requestId", ref.ID, "requestStatus", cb.RequestStatus)
+			slog.InfoContext(ctx, "callback for an expired request answered, nothing changed", "requestId", id, "requestStatus", cb.RequestStatus)
 		case !knownStatus(cb.RequestStatus):
-			slog.WarnContext(ctx, "callback with unknown requestStatus ignored", "requestId", ref.ID, "requestStatus", cb.RequestStatus)
+			slog.WarnContext(ctx, "callback with unknown requestStatus ignored", "requestId", id, "requestStatus", cb.RequestStatus)
 		}
 		return out, nil
 	case err != nil:
@@ -304,6 +301,31 @@ func (s *Service) HandleCallback(ctx context.Context, apiKey string, body []byte
 	slog.InfoContext(ctx, "presentation request moved", "requestId", p.ID, "from", out.From, "to", out.To, "reason", out.Reason,
 		"webhook_id", store.DeliveryIDs(outbox))
 	return out, nil
+}
+
+// KnownStates is what a store may offer to spare a callback its read: the state of a request it has seen
+// (created, read or updated), from memory. A request's state never changes, so a callback whose requestId and
+// state match it goes straight to UpdatePresentation, whose compare-and-swap re-reads whatever is stale.
+type KnownStates interface {
+	KnownPresentationState(id string) (state string, ok bool)
+}
+
+// requestOf is the id of the request cb's state was created with (store.ErrNotFound when it is not the
+// requestId cb names).
+func (s *Service) requestOf(ctx context.Context, cb *Callback) (string, error) {
+	if k, ok := s.store.(KnownStates); ok {
+		if state, ok := k.KnownPresentationState(cb.RequestID); ok && state == cb.State {
+			return cb.RequestID, nil
+		}
+	}
+	ref, err := s.store.PresentationByState(ctx, cb.State)
+	if err != nil {
+		return "", err
+	}
+	if ref.ID != cb.RequestID {
+		return "", store.ErrNotFound
+	}
+	return ref.ID, nil
 }
 
 // View is a request as the page reads it: expired once past ExpiresAt unless already final.

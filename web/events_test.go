@@ -298,3 +298,41 @@ func TestEventStreamEnds(t *testing.T) {
 		assert.Eventually(t, func() bool { return metric(t, srv.Handler(), `verifier_sse_watchers{kind="presentation"}`) == "0" }, 5*time.Second, 10*time.Millisecond)
 	})
 }
+
+// TestEventStreamOutlivesAStoreOutage: a re-read the store refuses for a while (a Redis coming back answers
+// LOADING while its pub/sub already confirms) keeps the stream open; it reads again until the store answers,
+// and delivers the change then. A record that is gone ends the stream.
+func TestEventStreamOutlivesAStoreOutage(t *testing.T) {
+	created := pRecord
+	created.Status, created.ExpiresAt, created.Claims = store.PresentationCreated, time.Now().Add(time.Hour), nil
+	var rec records[*store.Presentation]
+	rec.set(&created, nil)
+	changes := make(chan struct{})
+	var topics calls
+	srv := unitServer(t, web.Options{Now: time.Now, Store: watchFake(&topics, changes), Presentations: &presentationsFake{
+		get: func(context.Context, string, string) (*store.Presentation, error) {
+			p, err := rec.get()
+			if err != nil {
+				return nil, err
+			}
+			c := *p
+			return &c, nil
+		},
+	}})
+	front := httptest.NewServer(srv.Handler())
+	t.Cleanup(front.Close)
+	events := e2e.ReadEvents(openStream(t, front.Client(), front.URL+"/api/verifier/presentation-requests/"+pRecord.ID+"/events"))
+	assert.Equal(t, "created", e2e.NextEvent(t, events)["status"])
+
+	rec.set(nil, store.ErrUnavailable)
+	signal(t, changes) // the re-read fails: the stream waits and reads again
+	time.Sleep(600 * time.Millisecond)
+	retrieved := created
+	retrieved.Status, retrieved.Version = store.PresentationRetrieved, created.Version+1
+	rec.set(&retrieved, nil) // the store is back, and nothing announces it
+	assert.Equal(t, "retrieved", e2e.NextEvent(t, events)["status"], "delivered once the store answers")
+
+	rec.set(nil, store.ErrNotFound)
+	signal(t, changes)
+	requireEnded(t, events)
+}

@@ -76,6 +76,15 @@ func NewMetrics() *Metrics {
 	return m
 }
 
+// countStoreTrips exports n, the store's round trips to its server so far, as
+// verifier_store_round_trips_total (the redis store counts them; a second server on the same Metrics keeps
+// the first one's).
+func (m *Metrics) countStoreTrips(n func() uint64) {
+	_ = m.registry.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "verifier_store_round_trips_total", Help: "Round trips to Redis (a command alone or a pipeline, per node), pub/sub aside.",
+	}, func() float64 { return float64(n()) }))
+}
+
 func (m *Metrics) observe(route, method string, status int, d time.Duration) {
 	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 	m.latency.WithLabelValues(route).Observe(d.Seconds())

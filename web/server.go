@@ -97,6 +97,9 @@ func New(opts Options) (*Server, error) {
 	if s.metrics == nil {
 		s.metrics = NewMetrics()
 	}
+	if t, ok := opts.Store.(interface{ RoundTrips() uint64 }); ok {
+		s.metrics.countStoreTrips(t.RoundTrips)
+	}
 	if u := opts.Config.PublicURL; u != nil {
 		s.origin = normalOrigin(u)
 	}

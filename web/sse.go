@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/entra-verifier/entra-verifier/logging"
+	"github.com/entra-verifier/entra-verifier/store"
 )
 
 // snapshot is one read of a watched record.
@@ -28,6 +30,11 @@ const (
 	// long (a client that stops reading is mostly bounded by the record's expiry: the socket buffers absorb
 	// a few events and keep-alives).
 	eventWriteTimeout = 10 * time.Second
+	// rereadEvery is the pause before a stream reads again after the store was unavailable (a Redis coming
+	// back answers LOADING while it reads its append-only file, and its pub/sub confirms first); a stream
+	// whose store stays unavailable for rereadFor ends, and the browser reconnects.
+	rereadEvery = 250 * time.Millisecond
+	rereadFor   = 30 * time.Second
 )
 
 // keepAliveComment is what a stream sends every keepAlive: a comment, which EventSource ignores.
@@ -145,6 +152,8 @@ func (e *eventStream) run() {
 	defer expiry.Stop()
 	ping := time.NewTicker(keepAlive)
 	defer ping.Stop()
+	var reread <-chan time.Time // armed while the store is unavailable
+	var failingSince time.Time
 	for {
 		select {
 		case <-e.ctx.Done():
@@ -161,8 +170,19 @@ func (e *eventStream) run() {
 				return
 			}
 		case <-expiry.C:
+		case <-reread:
 		}
 		snap, err := e.read(e.ctx)
+		if errors.Is(err, store.ErrUnavailable) {
+			if failingSince.IsZero() {
+				failingSince = time.Now()
+			}
+			if time.Since(failingSince) < rereadFor {
+				reread = time.After(rereadEvery)
+				continue
+			}
+		}
+		reread, failingSince = nil, time.Time{}
 		if err != nil || !e.send(snap, nil) || snap.final {
 			return
 		}

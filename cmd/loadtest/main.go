@@ -22,6 +22,8 @@ import (
 type options struct {
 	verifier    string
 	redisURL    string
+	redisMode   string
+	memory      bool
 	concurrency int
 	callbacks   int
 	rate        float64
@@ -52,6 +54,8 @@ func run(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.StringVar(&o.verifier, "verifier", "", "path of the verifier binary (built with go build when empty)")
 	fs.StringVar(&o.redisURL, "redis", "redis://127.0.0.1:6379/0", "Redis for the two-replica runs (loopback only; empty skips them)")
+	fs.StringVar(&o.redisMode, "redis-mode", "single", "VERIFIER_REDIS_MODE of the two-replica runs: single, sentinel or cluster (-redis then has that mode's form)")
+	fs.BoolVar(&o.memory, "memory", true, "run the memory-store scenarios (false: the Redis ones only, with their floor)")
 	fs.IntVar(&o.concurrency, "concurrency", 32, "requests in flight at once")
 	fs.IntVar(&o.callbacks, "callbacks", 20000, "callbacks sent at full speed (half request_retrieved, half presentation_verified)")
 	fs.Float64Var(&o.rate, "rate", 1000, "callbacks per second of the paced run")
@@ -96,8 +100,10 @@ func run(args []string, out io.Writer) error {
 
 	rep := &report{}
 	start := time.Now()
-	if err := runMemory(ctx, o, up, rep); err != nil {
-		return fmt.Errorf("memory store: %w", err)
+	if o.memory {
+		if err := runMemory(ctx, o, up, rep); err != nil {
+			return fmt.Errorf("memory store: %w", err)
+		}
 	}
 	if o.redisURL != "" {
 		if err := runRedis(ctx, o, up, rep); err != nil {

@@ -178,7 +178,9 @@ func (c *child) procStatus() (rss, hwm int64, err error) {
 // or the bare server's imitation of it).
 type memStats struct {
 	mallocs, allocBytes, heapInuse, nextGC float64
-	rss, hwm                               int64
+	// trips is the redis store's verifier_store_round_trips_total (0 elsewhere).
+	trips    float64
+	rss, hwm int64
 }
 
 func (c *child) memStats(ctx context.Context) (memStats, error) {
@@ -195,6 +197,11 @@ func (c *child) memStats(ctx context.Context) (memStats, error) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		name, value, ok := strings.Cut(sc.Text(), " ")
+		if ok && name == "verifier_store_round_trips_total" {
+			if m.trips, err = strconv.ParseFloat(value, 64); err != nil {
+				return m, err
+			}
+		}
 		if p := want[name]; ok && p != nil {
 			if *p, err = strconv.ParseFloat(value, 64); err != nil {
 				return m, err

@@ -34,7 +34,8 @@ func (p *phase) measure(c *child, fn func() sample) (sample, alloc, error) {
 	if s.errors > 0 {
 		return s, alloc{}, fmt.Errorf("%s: %d of %d failed, first: %w", c.name, s.errors, s.n, s.firstErr)
 	}
-	return s, alloc{objects: (after.mallocs - before.mallocs) / float64(s.n), bytes: (after.allocBytes - before.allocBytes) / float64(s.n)}, nil
+	return s, alloc{objects: (after.mallocs - before.mallocs) / float64(s.n), bytes: (after.allocBytes - before.allocBytes) / float64(s.n),
+		trips: (after.trips - before.trips) / float64(s.n)}, nil
 }
 
 // callbacks sends n callbacks (request_retrieved for n/2 fresh requests, then presentation_verified for
@@ -207,8 +208,8 @@ func runMemory(ctx context.Context, o options, up *upstream, rep *report) error 
 // callbacks and the cycle on one, and event delivery from a callback on one to watchers on the other.
 func runRedis(ctx context.Context, o options, up *upstream, rep *report) error {
 	prefix := "loadtest-" + rand.Text()[:8] + ":"
-	defer cleanRedis(o.redisURL, prefix)
-	env := up.verifierEnv(map[string]string{"VERIFIER_STORE": "redis", "REDIS_URL": o.redisURL,
+	defer cleanRedis(o.redisURL, o.redisMode, prefix)
+	env := up.verifierEnv(map[string]string{"VERIFIER_STORE": "redis", "REDIS_URL": o.redisURL, "VERIFIER_REDIS_MODE": o.redisMode,
 		"REDIS_KEY_PREFIX": prefix, "ENTRA_CALLBACK_SECRET": rand.Text() + rand.Text()})
 	a, err := startVerifier(ctx, "redis-a", o.verifier, env)
 	if err != nil {
@@ -242,25 +243,41 @@ func runRedis(ctx context.Context, o options, up *upstream, rep *report) error {
 	return nil
 }
 
-// cleanRedis removes the run's keys (they would expire within store.Retention anyway).
-func cleanRedis(url, prefix string) {
-	opts, err := goredis.ParseURL(url)
-	if err != nil {
-		return
-	}
-	rdb := goredis.NewClient(opts)
-	defer rdb.Close()
+// cleanRedis removes the run's keys (they would expire within store.Retention anyway), on every master.
+func cleanRedis(url, mode, prefix string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		if keys = append(keys, iter.Val()); len(keys) == 1000 {
-			rdb.Unlink(ctx, keys...)
-			keys = keys[:0]
+	clean := func(ctx context.Context, rdb *goredis.Client) error {
+		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			rdb.Unlink(ctx, iter.Val()) // one by one: on Cluster one node's keys are in many slots
 		}
+		return iter.Err()
 	}
-	if len(keys) > 0 {
-		rdb.Unlink(ctx, keys...)
+	switch mode {
+	case "cluster":
+		opts, err := goredis.ParseClusterURL(url)
+		if err != nil {
+			return
+		}
+		rdb := goredis.NewClusterClient(opts)
+		defer rdb.Close()
+		_ = rdb.ForEachMaster(ctx, clean)
+	case "sentinel":
+		opts, err := goredis.ParseFailoverURL(url)
+		if err != nil {
+			return
+		}
+		rdb := goredis.NewFailoverClient(opts)
+		defer rdb.Close()
+		_ = clean(ctx, rdb)
+	default:
+		opts, err := goredis.ParseURL(url)
+		if err != nil {
+			return
+		}
+		rdb := goredis.NewClient(opts)
+		defer rdb.Close()
+		_ = clean(ctx, rdb)
 	}
 }

@@ -48,6 +48,10 @@ func TestServeMetricsAddrAndRedactedWebhookURL(t *testing.T) {
 	require.Eventually(t, func() bool { code, _ := get("http://" + public + "/healthz"); return code == http.StatusOK },
 		15*time.Second, 20*time.Millisecond, "serve did not start:\n%s", logs)
 
+	// The metrics listener starts beside the public one, not necessarily before it answers.
+	require.Eventually(t, func() bool { code, _ := get("http://" + metrics + "/metrics"); return code == http.StatusOK },
+		15*time.Second, 20*time.Millisecond, "the metrics listener did not start:\n%s", logs)
+
 	code, _ := get("http://" + public + "/metrics")
 	assert.Equal(t, http.StatusNotFound, code, "/metrics is not on the public listener")
 	code, body := get("http://" + metrics + "/metrics")

@@ -34,11 +34,11 @@ func TestKeysExpire(t *testing.T) {
 		key  string
 		at   time.Time
 	}{
-		{"presentation", redis.PresentationKey(prefix, p.ID), retained(p.CreatedAt)},
-		{"state index", redis.StateKey(prefix, p.State), retained(p.CreatedAt)},
-		{"claims", redis.ClaimsKey(prefix, p.ID), p.ExpiresAt},
-		{"ipa session", redis.SessionKey(prefix, v.ID), retained(v.CreatedAt)},
-		{"token index", redis.TokenKey(prefix, v.TokenHash), retained(v.CreatedAt)},
+		{"presentation (by state)", redis.PresentationKey(prefix, p.State), retained(p.CreatedAt)},
+		{"presentation id", redis.PresentationIDKey(prefix, p.ID), retained(p.CreatedAt)},
+		{"claims", redis.ClaimsKey(prefix, p.State), p.ExpiresAt},
+		{"ipa session (by token)", redis.SessionKey(prefix, v.TokenHash), retained(v.CreatedAt)},
+		{"ipa session id", redis.SessionIDKey(prefix, v.ID), retained(v.CreatedAt)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,7 +58,7 @@ func TestClaimsDisappearAtExpiry(t *testing.T) {
 	p := storetest.NewPresentation(500 * time.Millisecond)
 	p.Claims = map[string]any{"firstName": "Megan"}
 	require.NoError(t, s.CreatePresentation(ctx, p), "claims given at create are stored too")
-	claims := redis.ClaimsKey(prefix, p.ID)
+	claims := redis.ClaimsKey(prefix, p.State)
 	require.EqualValues(t, 1, rdb.Exists(ctx, claims).Val())
 
 	time.Sleep(time.Until(p.ExpiresAt) + 20*time.Millisecond)

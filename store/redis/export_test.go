@@ -1,13 +1,19 @@
 package redis
 
-// PubSubClientName is the CLIENT SETNAME of s's pub/sub connection, so a test can kill that connection only.
-func (s *Store) PubSubClientName() string { return s.pubsub.client.Options().ClientName }
+// PubSubClientName is the CLIENT SETNAME of s's pub/sub connections, so a test can kill them only.
+func (s *Store) PubSubClientName() string { return s.pubsub.name }
 
 // Key names of the layout, for tests that inspect the server.
 var (
-	PresentationKey = func(prefix, id string) string { return keys{prefix}.presentation(id) }
-	ClaimsKey       = func(prefix, id string) string { return keys{prefix}.claims(id) }
-	StateKey        = func(prefix, state string) string { return keys{prefix}.state(state) }
-	SessionKey      = func(prefix, id string) string { return keys{prefix}.session(id) }
-	TokenKey        = func(prefix, hash string) string { return keys{prefix}.token(hash) }
+	PresentationKey   = func(prefix, state string) string { return keys{prefix}.presentation(state) }
+	ClaimsKey         = func(prefix, state string) string { return keys{prefix}.claims(state) }
+	PresentationIDKey = func(prefix, id string) string { return keys{prefix}.presentationID(id) }
+	SessionKey        = func(prefix, tokenHash string) string { return keys{prefix}.session(tokenHash) }
+	SessionIDKey      = func(prefix, id string) string { return keys{prefix}.sessionID(id) }
 )
+
+// BucketOf is the bucket of a record's value (or of a topic no record names).
+var BucketOf = bucketOf
+
+// Tag is bucket b's hash tag.
+var Tag = tag

@@ -21,6 +21,8 @@ return -1`)
 
 // Allow implements store.Store; every replica counts in the same key.
 func (s *Store) Allow(ctx context.Context, key string, limit int, window time.Duration) (bool, time.Duration, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
 	left, err := allowScript.Run(ctx, s.rdb, []string{s.keys.limit(key)}, window.Milliseconds(), limit).Int64()
 	if err != nil {
 		return false, 0, wrap(ctx, "rate limit", err)

@@ -2,9 +2,11 @@ package redis
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +22,11 @@ const (
 	resubscribeEvery = 250 * time.Millisecond
 	// subscribeBatch caps the channels named in one SUBSCRIBE or UNSUBSCRIBE.
 	subscribeBatch = 500
+	// heartbeatEvery is how often each pub/sub connection publishes to itself; heartbeatSilence is how long
+	// it may hear nothing before it is replaced (a master that went away, or one demoted to replica, may
+	// leave it open and silent), which tells every watcher to re-read.
+	heartbeatEvery   = time.Second
+	heartbeatSilence = 3 * time.Second
 )
 
 // errClosed is returned by Watch on a closed Store.
@@ -28,28 +35,127 @@ var errClosed = errors.New("redis store: closed")
 // Watch implements store.Store. It returns once Redis has confirmed the subscription, so no update made
 // after it returns is missed. Besides one signal per update, a watcher receives one when the pub/sub
 // connection has been re-established (an update may have been missed while it was down). The channel is
-// closed when ctx ends or the Store is closed.
+// closed when ctx ends or the Store is closed. A record's channel is in its own bucket, found through its
+// id: a watch of a record not stored yet hears nothing of it.
 //
-// Watch first round-trips the server, so that while Redis is down it answers store.ErrUnavailable at once
-// instead of after waiting subscribeTimeout for a confirmation that cannot come.
+// Watch first proves the server takes writes (Ping), so that while Redis is down it answers
+// store.ErrUnavailable at once instead of after waiting subscribeTimeout for a confirmation that cannot come.
 func (s *Store) Watch(ctx context.Context, topic string) (<-chan struct{}, error) {
 	if err := s.Ping(ctx); err != nil {
 		return nil, fmt.Errorf("redis store: watch: %w", err)
 	}
-	return s.pubsub.watch(ctx, s.keys.channel(topic))
+	b, err := s.topicBucket(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("redis store: watch: %w", err)
+	}
+	p, err := s.pubsub.shard(b)
+	if err != nil {
+		return nil, err
+	}
+	return p.watch(ctx, s.keys.channel(b, topic))
 }
 
-// pubsub multiplexes every local watcher over one go-redis PubSub connection: a channel is subscribed while
-// it has at least one watcher. A single goroutine sends SUBSCRIBE and UNSUBSCRIBE (so they reach the server
-// in the order the local state changed), and another dispatches what the server sends.
-type pubsub struct {
-	client *goredis.Client
-	ps     *goredis.PubSub
+// topicBucket is the bucket of the record topic names: its record's, or (unknown record) its id's.
+func (s *Store) topicBucket(ctx context.Context, topic string) (int, error) {
+	ctx, cancel := s.call(ctx)
+	defer cancel()
+	var where string
+	var err error
+	switch kind, id, _ := strings.Cut(topic, "/"); kind {
+	case "presentation":
+		where, err = s.pointer(ctx, "watch", "p/"+id, s.keys.presentationID(id))
+	case "ipa":
+		where, err = s.pointer(ctx, "watch", "i/"+id, s.keys.sessionID(id))
+	case "journey": // keyed by its id
+		return bucketOf(id), nil
+	default:
+		return bucketOf(topic), nil
+	}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return bucketOf(topic), nil
+	case err != nil:
+		return 0, err
+	}
+	return bucketOf(where), nil
+}
+
+// pubsubs holds one pub/sub connection per shard: on Cluster one per bucket (sharded pub/sub lives on the
+// bucket's master), elsewhere one for all.
+type pubsubs struct {
+	client  goredis.UniversalClient
+	keys    keys
+	name    string
+	sharded bool
+	// publish is the command the update script notifies with.
+	publish string
+	beat    func(ctx context.Context, channel string) error
 
 	mu     sync.Mutex
-	topics map[string]*topic // by channel
-	dirty  map[string]struct{}
+	shards map[int]*pubsub
 	closed bool
+}
+
+func newPubsubs(s *Store, client goredis.UniversalClient, name string) *pubsubs {
+	_, sharded := client.(*goredis.ClusterClient)
+	ps := &pubsubs{client: client, keys: s.keys, name: name, sharded: sharded, publish: "PUBLISH", shards: map[int]*pubsub{}}
+	if sharded {
+		ps.publish = "SPUBLISH"
+	}
+	ps.beat = func(ctx context.Context, channel string) error { return s.rdb.Do(ctx, ps.publish, channel, "1").Err() }
+	return ps
+}
+
+// shard returns the connection of bucket b's shard, opening it on first use.
+func (ps *pubsubs) shard(b int) (*pubsub, error) {
+	if !ps.sharded {
+		b = 0
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.closed {
+		return nil, errClosed
+	}
+	p := ps.shards[b]
+	if p == nil {
+		p = newPubsub(ps, ps.keys.heartbeat(b, rand.Text()[:10]))
+		ps.shards[b] = p
+	}
+	return p, nil
+}
+
+func (ps *pubsubs) close() error {
+	ps.mu.Lock()
+	if ps.closed {
+		ps.mu.Unlock()
+		return nil
+	}
+	ps.closed = true
+	shards := ps.shards
+	ps.shards = nil
+	ps.mu.Unlock()
+	var err error
+	for _, p := range shards {
+		err = errors.Join(err, p.close())
+	}
+	return errors.Join(err, ps.client.Close())
+}
+
+// pubsub multiplexes the local watchers of one shard over one go-redis PubSub connection: a channel is
+// subscribed while it has at least one watcher. A single goroutine sends SUBSCRIBE and UNSUBSCRIBE (so they
+// reach the server in the order the local state changed), another dispatches what the server sends, and a
+// third publishes the heartbeat and replaces the connection when the heartbeat stops coming back.
+type pubsub struct {
+	set       *pubsubs
+	heartbeat string // channel
+
+	mu       sync.Mutex
+	ps       *goredis.PubSub
+	beating  bool // the heartbeat channel is subscribed on ps
+	lastSeen time.Time
+	topics   map[string]*topic // by channel
+	dirty    map[string]struct{}
+	closed   bool
 
 	kick      chan struct{}
 	stop      chan struct{}
@@ -63,7 +169,7 @@ type topic struct {
 	watchers map[*watcher]struct{}
 	// subscribed is true from the moment a SUBSCRIBE is sent until the topic is dropped with UNSUBSCRIBE.
 	subscribed bool
-	// retry asks for the SUBSCRIBE again: the last one failed.
+	// retry asks for the SUBSCRIBE again: the last one failed, or the connection was replaced.
 	retry bool
 	// ready is closed at the first confirmation; later ones follow a reconnection.
 	ready     chan struct{}
@@ -75,20 +181,69 @@ type watcher struct {
 	stop func() bool // unregisters the context.AfterFunc that ends the watcher
 }
 
-func newPubsub(client *goredis.Client) *pubsub {
+func newPubsub(set *pubsubs, heartbeat string) *pubsub {
 	p := &pubsub{
-		client: client,
-		ps:     client.Subscribe(context.Background()),
-		topics: map[string]*topic{},
-		dirty:  map[string]struct{}{},
-		kick:   make(chan struct{}, 1),
-		stop:   make(chan struct{}),
+		set:       set,
+		heartbeat: heartbeat,
+		lastSeen:  time.Now(),
+		topics:    map[string]*topic{},
+		dirty:     map[string]struct{}{},
+		kick:      make(chan struct{}, 1),
+		stop:      make(chan struct{}),
 	}
-	msgs := p.ps.ChannelWithSubscriptions(goredis.WithChannelSize(1024))
 	p.wg.Add(2)
-	go p.dispatch(msgs)
+	p.connect()
 	go p.subscribeLoop()
+	go p.heartbeatLoop()
 	return p
+}
+
+// connect opens a new PubSub (closing the one before, if any), starts its dispatcher and queues every topic
+// for a SUBSCRIBE on it; the confirmations then tell the watchers to re-read.
+func (p *pubsub) connect() {
+	ps := p.set.client.Subscribe(context.Background())
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		_ = ps.Close()
+		return
+	}
+	old := p.ps
+	p.ps, p.beating, p.lastSeen = ps, true, time.Now() // open subscribes the heartbeat
+	for channel, t := range p.topics {
+		if t.subscribed {
+			t.retry = true
+		}
+		p.dirty[channel] = struct{}{}
+	}
+	p.kickLocked()
+	p.wg.Add(1)
+	go p.open(ps)
+	p.mu.Unlock()
+	if old != nil {
+		_ = old.Close() // ends its dispatcher
+	}
+}
+
+// open subscribes the heartbeat on ps, then dispatches what ps receives. The order matters on Cluster:
+// go-redis opens a PubSub's connection on the master of the first channel the PubSub knows, and a read
+// started before it knows any opens the connection on a random node, where SSUBSCRIBE of this shard's
+// channels is answered MOVED (which go-redis drops): no confirmation would ever come. A failed SUBSCRIBE
+// here still leaves the channel known to go-redis, which subscribes it on the connection it opens next.
+func (p *pubsub) open(ps *goredis.PubSub) {
+	ctx, cancel := context.WithTimeout(context.Background(), subscribeTimeout)
+	subscribe, _ := p.commands(ps)
+	_ = subscribe(ctx, p.heartbeat)
+	cancel()
+	p.dispatch(ps.ChannelWithSubscriptions(goredis.WithChannelSize(1024)))
+}
+
+// commands are ps's SUBSCRIBE and UNSUBSCRIBE: the sharded ones on Cluster.
+func (p *pubsub) commands(ps *goredis.PubSub) (subscribe, unsubscribe func(context.Context, ...string) error) {
+	if p.set.sharded {
+		return ps.SSubscribe, ps.SUnsubscribe
+	}
+	return ps.Subscribe, ps.Unsubscribe
 }
 
 func (p *pubsub) watch(ctx context.Context, channel string) (<-chan struct{}, error) {
@@ -161,6 +316,10 @@ func (p *pubsub) leave(channel string, w *watcher) {
 // markLocked queues channel for the subscribe loop.
 func (p *pubsub) markLocked(channel string) {
 	p.dirty[channel] = struct{}{}
+	p.kickLocked()
+}
+
+func (p *pubsub) kickLocked() {
 	select {
 	case p.kick <- struct{}{}:
 	default:
@@ -185,11 +344,17 @@ func (p *pubsub) subscribeLoop() {
 	}
 }
 
-// reconcile subscribes the queued channels that have watchers and unsubscribes those that have none left.
-// It reports false when a SUBSCRIBE failed (those channels stay queued).
+// reconcile subscribes the queued channels that have watchers (and the heartbeat) and unsubscribes those
+// that have none left. It reports false when a SUBSCRIBE failed (those channels stay queued).
 func (p *pubsub) reconcile() bool {
 	var subs, unsubs []string
 	p.mu.Lock()
+	ps := p.ps
+	if _, ok := p.dirty[p.heartbeat]; ok && !p.beating {
+		p.beating = true
+		subs = append(subs, p.heartbeat)
+	}
+	delete(p.dirty, p.heartbeat)
 	for channel := range p.dirty {
 		t := p.topics[channel]
 		switch {
@@ -207,23 +372,26 @@ func (p *pubsub) reconcile() bool {
 	clear(p.dirty)
 	p.mu.Unlock()
 
+	subscribe, unsubscribe := p.commands(ps)
 	for batch := range slices.Chunk(unsubs, subscribeBatch) {
 		// An error needs no retry: go-redis forgets the channels anyway, and a failed write means the
 		// connection is replaced by one that is not subscribed to them.
-		_ = p.command(p.ps.Unsubscribe, batch)
+		_ = p.command(unsubscribe, batch)
 	}
 	ok := true
 	for batch := range slices.Chunk(subs, subscribeBatch) {
-		if p.command(p.ps.Subscribe, batch) == nil {
+		if p.command(subscribe, batch) == nil {
 			continue
 		}
 		ok = false
 		p.mu.Lock()
 		for _, channel := range batch {
-			if t := p.topics[channel]; t != nil {
+			if channel == p.heartbeat {
+				p.beating = false
+			} else if t := p.topics[channel]; t != nil {
 				t.retry = true
-				p.dirty[channel] = struct{}{}
 			}
+			p.dirty[channel] = struct{}{}
 		}
 		p.mu.Unlock()
 	}
@@ -236,7 +404,37 @@ func (p *pubsub) command(do func(context.Context, ...string) error, channels []s
 	return do(ctx, channels...)
 }
 
-// dispatch turns what the server sends into watcher signals until the PubSub is closed.
+// heartbeatLoop publishes to the heartbeat channel every heartbeatEvery while there are watchers, and
+// replaces the connection when nothing came back for heartbeatSilence.
+func (p *pubsub) heartbeatLoop() {
+	defer p.wg.Done()
+	tick := time.NewTicker(heartbeatEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+		p.mu.Lock()
+		idle, silent := len(p.topics) == 0, time.Since(p.lastSeen) > heartbeatSilence
+		if idle {
+			p.lastSeen = time.Now()
+		}
+		p.mu.Unlock()
+		switch {
+		case idle:
+		case silent:
+			p.connect()
+		default:
+			ctx, cancel := context.WithTimeout(context.Background(), heartbeatEvery)
+			_ = p.set.beat(ctx, p.heartbeat) // a failure shows as silence
+			cancel()
+		}
+	}
+}
+
+// dispatch turns what the server sends into watcher signals until its PubSub is closed.
 func (p *pubsub) dispatch(msgs <-chan any) {
 	defer p.wg.Done()
 	for m := range msgs {
@@ -244,7 +442,7 @@ func (p *pubsub) dispatch(msgs <-chan any) {
 		case *goredis.Message:
 			p.signal(m.Channel, false)
 		case *goredis.Subscription:
-			if m.Kind == "subscribe" {
+			if m.Kind == "subscribe" || m.Kind == "ssubscribe" {
 				p.signal(m.Channel, true)
 			}
 		}
@@ -252,11 +450,12 @@ func (p *pubsub) dispatch(msgs <-chan any) {
 }
 
 // signal wakes the watchers of channel. The first subscribe confirmation of a topic only marks it ready (its
-// watchers are still in Watch); a later one means go-redis resubscribed after losing the connection, and
-// the watchers re-read what they may have missed.
+// watchers are still in Watch); a later one means the subscription was re-established after losing the
+// connection, and the watchers re-read what they may have missed. Anything heard proves the connection alive.
 func (p *pubsub) signal(channel string, confirmation bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.lastSeen = time.Now()
 	t := p.topics[channel]
 	if t == nil {
 		return
@@ -288,11 +487,11 @@ func (p *pubsub) close() error {
 			}
 		}
 		clear(p.topics)
+		ps := p.ps
 		p.mu.Unlock()
 		close(p.stop)
-		p.closeErr = p.ps.Close()
+		p.closeErr = ps.Close()
 		p.wg.Wait()
-		p.closeErr = errors.Join(p.closeErr, p.client.Close())
 	})
 	return p.closeErr
 }

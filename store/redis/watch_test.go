@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,13 +51,13 @@ func TestWatchersShareOneConnection(t *testing.T) {
 			chs = append(chs, ch)
 		}
 	}
-	assert.Equal(t, []int{topics}, pubsubConns(t, s), "one pub/sub connection, one channel per topic")
+	assert.Equal(t, []int{topics + 1}, pubsubConns(t, s), "one pub/sub connection, one channel per topic and its heartbeat")
 
 	cancel()
 	for _, ch := range chs {
 		requireClosed(t, ch)
 	}
-	require.Eventually(t, func() bool { return assert.ObjectsAreEqual([]int{0}, pubsubConns(t, s)) },
+	require.Eventually(t, func() bool { return assert.ObjectsAreEqual([]int{1}, pubsubConns(t, s)) },
 		5*time.Second, 20*time.Millisecond, "a channel is unsubscribed when its last watcher leaves")
 }
 
@@ -97,5 +98,32 @@ func TestCloseStopsEverything(t *testing.T) {
 	if n := runtime.NumGoroutine(); n > before {
 		buf := make([]byte, 1<<20)
 		t.Fatalf("%d goroutines after Close, %d before Open:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestWatchEveryShardOnCluster: each bucket's pub/sub connection is opened on the master of the bucket's
+// slot, so the first watch of every bucket on a fresh Store is confirmed at once (a connection opened on
+// another node has its SSUBSCRIBE answered MOVED: confirmed only after the heartbeat replaced it, or never).
+func TestWatchEveryShardOnCluster(t *testing.T) {
+	for round := range 3 {
+		s := cluster.open(t)
+		topics := map[int]string{}
+		for i := 0; len(topics) < redis.Buckets; i++ {
+			topic := "t/" + strconv.Itoa(round) + "-" + strconv.Itoa(i)
+			if b := redis.BucketOf(topic); topics[b] == "" {
+				topics[b] = topic
+			}
+		}
+		var wg sync.WaitGroup
+		for b, topic := range topics {
+			wg.Go(func() {
+				start := time.Now()
+				_, err := s.Watch(t.Context(), topic)
+				assert.NoError(t, err, "round %d, bucket %d", round, b)
+				// A connection on the wrong node is only replaced once the heartbeat has been silent for 3 s.
+				assert.Less(t, time.Since(start), 2500*time.Millisecond, "round %d, bucket %d: confirmed without a reconnection", round, b)
+			})
+		}
+		wg.Wait()
 	}
 }

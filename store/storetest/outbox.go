@@ -194,3 +194,39 @@ func testUpdateOutbox(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	assert.Equal(t, store.PresentationVerified, stored.Status)
 }
+
+// testDeliveryFieldsRoundTrip: every field of a delivery (ClaimsUntil, Timer) comes back from a claim, from
+// a claim after a retry, and for a timer queued with its record's create.
+func testDeliveryFieldsRoundTrip(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	d := newDelivery(now)
+	d.ClaimsUntil = now.Add(10 * time.Minute)
+	p := NewPresentation(time.Minute)
+	timer := store.NewTimer(store.TimerPresentation, p.ID, now)
+
+	for _, want := range []*store.Delivery{d, timer} {
+		if want == d { // one at a time: claimOwn leases whatever comes before it
+			enqueue(t, s, d)
+		} else {
+			require.NoError(t, s.CreatePresentation(ctx, p, timer))
+		}
+		got, err := claimOwn(t, s, want.ID, now, time.Minute)
+		require.NoError(t, err)
+		check := func(got *store.Delivery, attempts int) {
+			assert.Equal(t, want.Body, got.Body, want.ID)
+			assert.True(t, want.ClaimsUntil.Equal(got.ClaimsUntil), "%s: claimsUntil %v, got %v", want.ID, want.ClaimsUntil, got.ClaimsUntil)
+			assert.Equal(t, want.Timer, got.Timer, want.ID)
+			assert.True(t, want.CreatedAt.Equal(got.CreatedAt), want.ID)
+			assert.Equal(t, attempts, got.Attempts, want.ID)
+		}
+		check(got, 1)
+		got.NextAttempt = now.Add(time.Minute)
+		require.NoError(t, s.RetryDelivery(ctx, got))
+		again, err := claimOwn(t, s, want.ID, now.Add(time.Minute), time.Minute)
+		require.NoError(t, err)
+		check(again, 2)
+		assert.True(t, again.NextAttempt.Equal(now.Add(time.Minute)), "%s: the retry's next attempt", want.ID)
+		require.NoError(t, s.FinishDelivery(ctx, want.ID))
+	}
+}

@@ -39,7 +39,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RateLimitWindow", testAllow},
 		{"DeliveriesLeaseRetryFinish", testDeliveries},
 		{"DeliveryClaimedByOneReplica", testDeliveryRace},
+		{"DeliveryFieldsRoundTrip", testDeliveryFieldsRoundTrip},
 		{"UpdateStoresItsDeliveriesOrNone", testUpdateOutbox},
+		{"UpdateReturnsWhatReadersSee", testUpdateReturnsWhatReadersSee},
 		{"JourneyCreateReadUpdateBind", testJourney},
 		{"JourneyConcurrentUpdatersOneWins", testJourneyRace},
 		{"StepRecordsWithJourneyAndOutbox", testStepRecords},
@@ -141,6 +143,31 @@ func testPresentationConflicts(t *testing.T, s store.Store) {
 	_, err = s.UpdatePresentation(ctx, ID(), func(*store.Presentation) ([]*store.Delivery, error) { called = true; return nil, nil })
 	assert.ErrorIs(t, err, store.ErrNotFound)
 	assert.False(t, called, "no updater runs for an unknown request")
+}
+
+// testUpdateReturnsWhatReadersSee: claims an updater sets past their end are never stored, and the update
+// returns the request without them, as a read does.
+func testUpdateReturnsWhatReadersSee(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	p := NewPresentation(time.Minute)
+	p.ClaimsUntil = p.CreatedAt.Add(-time.Second)
+	require.NoError(t, s.CreatePresentation(ctx, p))
+	got, err := s.UpdatePresentation(ctx, p.ID, func(cur *store.Presentation) ([]*store.Delivery, error) {
+		cur.Status, cur.Claims = store.PresentationVerified, map[string]any{"firstName": "Megan"}
+		return nil, nil
+	})
+	require.NoError(t, err)
+	assert.Nil(t, got.Claims, "claims past their end are not returned")
+	read, err := s.Presentation(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, read, got, "the update returns the request as readers see it")
+	again, err := s.UpdatePresentation(ctx, p.ID, func(cur *store.Presentation) ([]*store.Delivery, error) {
+		assert.Nil(t, cur.Claims, "the next update starts without them too")
+		cur.Reason = "next"
+		return nil, nil
+	})
+	require.NoError(t, err)
+	assert.Nil(t, again.Claims)
 }
 
 func testPresentationUpdate(t *testing.T, s store.Store) {

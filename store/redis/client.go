@@ -1,0 +1,216 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// Mode is how the service reaches Redis (VERIFIER_REDIS_MODE): it picks go-redis's URL parser and client.
+type Mode string
+
+// The modes of SPEC §10.
+const (
+	// ModeSingle is one server, or a managed endpoint that hides its failover: redis://host:port/db.
+	ModeSingle Mode = "single"
+	// ModeSentinel finds the master through Sentinel: redis://sentinel:26379/db?master_name=NAME&addr=….
+	ModeSentinel Mode = "sentinel"
+	// ModeCluster is Redis Cluster: redis://node:6379?addr=node2:6379&….
+	ModeCluster Mode = "cluster"
+)
+
+// Modes lists every mode, in the order the configuration documents them.
+var Modes = []Mode{ModeSingle, ModeSentinel, ModeCluster}
+
+// acknowledged reports whether a write must be acknowledged by a replica before it counts as done: where a
+// failover can promote a replica, a write only the old master held would be lost.
+func (m Mode) acknowledged() bool { return m == ModeSentinel || m == ModeCluster }
+
+// Timeouts applied when the URL does not set its own (dial_timeout, read_timeout, write_timeout, pool_size).
+const (
+	dialTimeout  = time.Second
+	ioTimeout    = 2 * time.Second
+	poolPerCPU   = 10
+	maxRetries   = 1
+	dialAttempts = 2
+	// clusterReload bounds how stale the cluster's slot map gets: go-redis refreshes it on MOVED, but a dead
+	// master's refused connections alone do not tell it to.
+	clusterReload = 2 * time.Second
+)
+
+// errInvalidURL never repeats the URL: it may hold a password.
+func errInvalidURL(mode Mode) error {
+	forms := map[Mode]string{
+		ModeSingle:   "redis://[user:pass@]host:port/db or rediss://…",
+		ModeSentinel: "redis://[user:pass@]sentinel:26379/db?master_name=NAME&addr=sentinel2:26379",
+		ModeCluster:  "redis://[user:pass@]node:6379?addr=node2:6379",
+	}
+	return fmt.Errorf("redis store: invalid REDIS_URL for VERIFIER_REDIS_MODE=%s (expected %s)", mode, forms[mode])
+}
+
+// tuning points at the settings every go-redis options struct shares, so one function fills in what the
+// URL leaves unset whatever the mode.
+type tuning struct {
+	dial, read, write        *time.Duration
+	pool, retries, dialTries *int
+	name                     *string
+	noIdentity, ctxTimeout   *bool
+}
+
+func (t tuning) apply(name string) {
+	*t.noIdentity = true // no CLIENT SETINFO: Redis 7.0 answers ERR
+	*t.ctxTimeout = true
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{t.dial, dialTimeout}, {t.read, ioTimeout}, {t.write, ioTimeout}} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if *t.pool == 0 {
+		*t.pool = poolPerCPU * runtime.GOMAXPROCS(0)
+	}
+	// One retry covers a pooled connection that died with a server restart; more would only delay the 503.
+	// A retried create or update can at worst answer ErrConflict for a write that went through: callers
+	// re-read on conflict.
+	if *t.retries == 0 {
+		*t.retries = maxRetries
+	}
+	*t.dialTries = dialAttempts
+	if name != "" {
+		*t.name = name
+	} else if *t.name == "" {
+		*t.name = "entra-verifier"
+	}
+}
+
+var noMaint = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+
+// newClient parses url with go-redis's own parser for mode and returns the client; name, when given,
+// overrides the client name and pool caps the pool (0: the URL's or the default).
+func newClient(url string, mode Mode, name string, pool int) (goredis.UniversalClient, error) {
+	switch mode {
+	case ModeSingle, "":
+		o, err := goredis.ParseURL(url)
+		if err != nil {
+			return nil, errInvalidURL(ModeSingle)
+		}
+		tuning{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolSize, &o.MaxRetries, &o.DialerRetries,
+			&o.ClientName, &o.DisableIdentity, &o.ContextTimeoutEnabled}.apply(name)
+		o.MaintNotificationsConfig = noMaint
+		if pool > 0 {
+			o.PoolSize = pool
+		}
+		return goredis.NewClient(o), nil
+	case ModeSentinel:
+		o, err := goredis.ParseFailoverURL(url)
+		if err != nil || o.MasterName == "" {
+			return nil, errInvalidURL(mode)
+		}
+		tuning{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolSize, &o.MaxRetries, &o.DialerRetries,
+			&o.ClientName, &o.DisableIdentity, &o.ContextTimeoutEnabled}.apply(name)
+		if pool > 0 {
+			o.PoolSize = pool
+		}
+		return goredis.NewFailoverClient(o), nil
+	case ModeCluster:
+		o, err := goredis.ParseClusterURL(url)
+		if err != nil {
+			return nil, errInvalidURL(mode)
+		}
+		tuning{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolSize, &o.MaxRetries, &o.DialerRetries,
+			&o.ClientName, &o.DisableIdentity, &o.ContextTimeoutEnabled}.apply(name)
+		o.MaintNotificationsConfig = noMaint
+		if o.ClusterStateReloadInterval == 0 {
+			o.ClusterStateReloadInterval = clusterReload
+		}
+		if pool > 0 {
+			o.PoolSize = pool
+		}
+		return goredis.NewClusterClient(o), nil
+	default:
+		return nil, fmt.Errorf("redis store: unknown VERIFIER_REDIS_MODE %q (use single, sentinel or cluster)", mode)
+	}
+}
+
+// errNoAck is a write no replica acknowledged in time: it may be lost in a failover, so it is not reported
+// as done.
+var errNoAck = errors.New("no replica acknowledged the write")
+
+// ackTimeout is how long a write waits for a replica (WAIT 1 1000), shortened to fit the call's deadline.
+const ackTimeout = time.Second
+
+// durable runs script on the master owning keys[0] and, in the modes that need it, WAIT 1 on the same
+// connection, in one round trip: the script's answer counts only once a replica holds the write too.
+func (s *Store) durable(ctx context.Context, sc *goredis.Script, keys []string, args ...any) (*goredis.Cmd, error) {
+	node, err := s.master(ctx, keys[0])
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		pipe := node.Pipeline()
+		cmd := sc.EvalSha(ctx, pipe, keys, args...)
+		var ack *goredis.Cmd
+		if s.mode.acknowledged() {
+			ack = pipe.Do(ctx, "WAIT", 1, s.ackWait(ctx).Milliseconds())
+		}
+		_, _ = pipe.Exec(ctx)
+		if err := cmd.Err(); goredis.HasErrorPrefix(err, "NOSCRIPT") && attempt == 0 {
+			if err := sc.Load(ctx, node).Err(); err != nil {
+				return nil, s.failed(err)
+			}
+			continue
+		}
+		if err := cmd.Err(); err != nil && !errors.Is(err, goredis.Nil) {
+			return nil, s.failed(err)
+		}
+		if ack != nil {
+			n, err := ack.Int()
+			if err != nil {
+				return nil, s.failed(err)
+			}
+			if n < 1 {
+				return nil, errNoAck
+			}
+		}
+		return cmd, nil
+	}
+}
+
+// master is the client whose connections reach the master holding key: the store's own client, except on
+// Cluster, where WAIT must go to the node that took the write.
+func (s *Store) master(ctx context.Context, key string) (goredis.Cmdable, error) {
+	c, ok := s.rdb.(*goredis.ClusterClient)
+	if !ok {
+		return s.rdb, nil
+	}
+	node, err := c.MasterForKey(ctx, key)
+	if err != nil {
+		return nil, s.failed(err)
+	}
+	return node, nil
+}
+
+// failed passes err on, first asking a cluster client to refresh its slot map: the error may mean the
+// master moved.
+func (s *Store) failed(err error) error {
+	if c, ok := s.rdb.(*goredis.ClusterClient); ok && !errors.Is(err, context.Canceled) {
+		c.ReloadState(context.Background())
+	}
+	return err
+}
+
+// ackWait is ackTimeout, or less when ctx ends sooner (leaving a little for the answer to travel).
+func (s *Store) ackWait(ctx context.Context) time.Duration {
+	wait := ackTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl)-50*time.Millisecond)
+	}
+	return max(wait, time.Millisecond)
+}

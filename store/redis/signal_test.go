@@ -1,0 +1,5 @@
+package redis_test
+
+import "syscall"
+
+var stopSignal, contSignal = syscall.SIGSTOP, syscall.SIGCONT
