@@ -142,18 +142,24 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := config.Load(env(tc.env)).Validate()
-			if tc.want == nil {
-				require.NoError(t, err)
-				return
-			}
-			require.Error(t, err)
-			lines := strings.Split(err.Error(), "\n")
-			require.Len(t, lines, len(tc.want), err.Error())
-			for i, w := range tc.want {
-				assert.True(t, strings.HasPrefix(lines[i], w), "line %d: %q does not start with %q", i, lines[i], w)
-			}
+			requireProblems(t, config.Load(env(tc.env)).Validate(), tc.want)
 		})
+	}
+}
+
+// requireProblems checks Validate's answer: no error for want == nil, else one line per want, in order,
+// each starting with its want.
+func requireProblems(t *testing.T, err error, want []string) {
+	t.Helper()
+	if want == nil {
+		require.NoError(t, err)
+		return
+	}
+	require.Error(t, err)
+	lines := strings.Split(err.Error(), "\n")
+	require.Len(t, lines, len(want), err.Error())
+	for i, w := range want {
+		assert.True(t, strings.HasPrefix(lines[i], w), "line %d: %q does not start with %q", i, lines[i], w)
 	}
 }
 

@@ -3,7 +3,6 @@ package config_test
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -53,17 +52,7 @@ func TestPageValidate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := config.Load(env(with(valid(), tc.kv...))).Validate()
-			if tc.want == nil {
-				require.NoError(t, err)
-				return
-			}
-			require.Error(t, err)
-			lines := strings.Split(err.Error(), "\n")
-			require.Len(t, lines, len(tc.want), err.Error())
-			for i, want := range tc.want {
-				assert.True(t, strings.HasPrefix(lines[i], want), "line %d: %q, want prefix %q", i, lines[i], want)
-			}
+			requireProblems(t, config.Load(env(with(valid(), tc.kv...))).Validate(), tc.want)
 		})
 	}
 }

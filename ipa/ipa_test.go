@@ -231,17 +231,3 @@ func TestIPAStreamEndsWithoutIdentity(t *testing.T) {
 	assert.Equal(t, "completed", last["status"])
 	assert.Equal(t, "no_identity", last["identity"].(map[string]any)["error"])
 }
-
-func TestExpiredQRIsGone(t *testing.T) {
-	h := e2e.New(t, nil)
-	h.RS.Lifetime = time.Second
-	c := h.Create()
-	status, _, _ := h.Do(h.Browser, http.MethodGet, c.QRCodeURL, nil, nil)
-	require.Equal(t, http.StatusOK, status)
-	exp, err := time.Parse(time.RFC3339, c.ExpiresAt)
-	require.NoError(t, err)
-	time.Sleep(time.Until(exp) + 50*time.Millisecond)
-	status, body, _ := h.Do(h.Browser, http.MethodGet, c.QRCodeURL, nil, nil)
-	assert.Equal(t, http.StatusGone, status)
-	assert.Equal(t, "expired", e2e.ErrorCode(t, body))
-}

@@ -124,45 +124,47 @@ func pointer(j *store.Journey, step string) *string {
 }
 
 func (s *Service) newestSession(ctx context.Context, id string) (*store.IPASession, attempt, error) {
-	if id == "" {
-		return nil, attemptNone, nil
-	}
-	sess, err := s.store.IPASession(ctx, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, attemptMissing, nil
-	case err != nil:
-		return nil, 0, fmt.Errorf("read journey step: %w", err)
-	}
-	v := ipa.View(sess, s.now())
-	switch v.Status {
-	case store.IPAPending:
-		return v, attemptPending, nil
-	case store.IPACompleted:
-		return v, attemptGood, nil
-	}
-	return v, attemptNone, nil
+	return newest(ctx, id, s.store.IPASession, func(sess *store.IPASession) (*store.IPASession, attempt) {
+		v := ipa.View(sess, s.now())
+		switch v.Status {
+		case store.IPAPending:
+			return v, attemptPending
+		case store.IPACompleted:
+			return v, attemptGood
+		}
+		return v, attemptNone
+	})
 }
 
 func (s *Service) newestPresentation(ctx context.Context, id string) (*store.Presentation, attempt, error) {
+	return newest(ctx, id, s.store.Presentation, func(p *store.Presentation) (*store.Presentation, attempt) {
+		v := verifier.View(p, s.now())
+		switch v.Status {
+		case store.PresentationCreated, store.PresentationRetrieved:
+			return v, attemptPending
+		case store.PresentationVerified:
+			return v, attemptGood
+		}
+		return v, attemptNone
+	})
+}
+
+// newest reads a journey's newest attempt id of one step and judges it: none without an id, missing when the
+// record is not (or no longer) stored.
+func newest[R any](ctx context.Context, id string, read func(context.Context, string) (R, error), judge func(R) (R, attempt)) (R, attempt, error) {
+	var none R
 	if id == "" {
-		return nil, attemptNone, nil
+		return none, attemptNone, nil
 	}
-	p, err := s.store.Presentation(ctx, id)
+	rec, err := read(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil, attemptMissing, nil
+		return none, attemptMissing, nil
 	case err != nil:
-		return nil, 0, fmt.Errorf("read journey step: %w", err)
+		return none, 0, fmt.Errorf("read journey step: %w", err)
 	}
-	v := verifier.View(p, s.now())
-	switch v.Status {
-	case store.PresentationCreated, store.PresentationRetrieved:
-		return v, attemptPending, nil
-	case store.PresentationVerified:
-		return v, attemptGood, nil
-	}
-	return v, attemptNone, nil
+	v, a := judge(rec)
+	return v, a, nil
 }
 
 // latest is the later of ts.
