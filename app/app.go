@@ -66,7 +66,8 @@ func (a *App) wire(cfg *config.Config, descriptors *wellknown.Descriptors, outbo
 	instrumented.Transport = opts.Metrics.Transport(outbound.Transport, upstreamName(cfg))
 	outbound = &instrumented
 	var err error
-	if opts.Handoff, a.Webhook, err = results(cfg, a.Store, outbound); err != nil {
+	claims := result.ParseClaims(cfg.Result.Claims) // VERIFIER_RESULT_CLAIMS, for events, tokens and journeys
+	if opts.Handoff, a.Webhook, err = results(cfg, claims, a.Store, outbound); err != nil {
 		return err
 	}
 	if sb != nil {
@@ -74,7 +75,7 @@ func (a *App) wire(cfg *config.Config, descriptors *wellknown.Descriptors, outbo
 	}
 	var events *result.Events
 	if a.Webhook != nil {
-		events = &result.Events{Webhook: a.Webhook, Claims: result.ParseClaims(cfg.Result.Claims)}
+		events = &result.Events{Webhook: a.Webhook, Claims: claims}
 	}
 	if cfg.Entra.Enabled() {
 		client, err := verifier.NewClient(cfg.Entra, outbound)
@@ -107,7 +108,7 @@ func (a *App) wire(cfg *config.Config, descriptors *wellknown.Descriptors, outbo
 		idemia = client
 	}
 	if len(cfg.APIKeys) > 0 {
-		o := journey.Options{Config: cfg, Store: a.Store, Claims: result.ParseClaims(cfg.Result.Claims)}
+		o := journey.Options{Config: cfg, Store: a.Store, Claims: claims}
 		if a.Presentations != nil {
 			o.Presentations = a.Presentations
 		}
@@ -194,7 +195,7 @@ func upstreamName(cfg *config.Config) func(*http.Request) string {
 
 // results wires the hand-off of results to the relying party: the return-URL allow-list with its token
 // signer, and the webhook. Either is nil when not configured.
-func results(cfg *config.Config, st store.Store, outbound *http.Client) (*web.Handoff, *result.Webhook, error) {
+func results(cfg *config.Config, claims result.Claims, st store.Store, outbound *http.Client) (*web.Handoff, *result.Webhook, error) {
 	var handoff *web.Handoff
 	if cfg.Result.ReturnURLAllowlist != "" {
 		allow, err := result.ParseAllowlist(cfg.Result.ReturnURLAllowlist)
@@ -208,7 +209,7 @@ func results(cfg *config.Config, st store.Store, outbound *http.Client) (*web.Ha
 		if signer.Ephemeral {
 			slog.Warn("result tokens are signed with an ephemeral key generated at start: set VERIFIER_RESULT_SIGNING_KEY to keep it across restarts")
 		}
-		handoff = &web.Handoff{Allowlist: allow, Signer: signer, Claims: result.ParseClaims(cfg.Result.Claims)}
+		handoff = &web.Handoff{Allowlist: allow, Signer: signer, Claims: claims}
 	}
 	if cfg.Result.WebhookURL == "" {
 		return handoff, nil, nil

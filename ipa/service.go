@@ -196,7 +196,7 @@ func (s *Service) HandleCallback(ctx context.Context, token string, body []byte)
 			return nil, store.ErrUnchanged
 		}
 		if !retrieve || sess.Status != store.IPACompleted { // else the summary's recording carries the event
-			outbox, eventErr = s.endEvent(sess)
+			outbox, eventErr = s.endEvent(sess, now)
 		}
 		return outbox, nil
 	})
@@ -305,7 +305,7 @@ func (s *Service) recordIdentity(ctx context.Context, id string, sum *store.Iden
 				return nil, store.ErrUnchanged
 			}
 			sess.Identity, sess.UpdatedAt, sess.RetrievalUntil = sum, s.now().UTC(), time.Time{}
-			outbox, eventErr = s.endEvent(sess)
+			outbox, eventErr = s.endEvent(sess, sess.UpdatedAt)
 			return outbox, nil
 		})
 		return err
@@ -329,11 +329,8 @@ func (s *Service) recordIdentity(ctx context.Context, id string, sum *store.Iden
 // events. For the final step of a journey that completes, it also marks the journey completed, with
 // journey.completed. An event that cannot be built is left out and its error returned, to be logged once
 // the update is done (the session goes on without it).
-func (s *Service) endEvent(sess *store.IPASession) ([]*store.Delivery, error) {
-	completes := sess.Status == store.IPACompleted && sess.Journey.CanComplete(s.now())
-	if completes {
-		sess.Journey.CompletedAt = s.now().UTC()
-	}
+func (s *Service) endEvent(sess *store.IPASession, now time.Time) ([]*store.Delivery, error) {
+	completes := sess.Status == store.IPACompleted && sess.Journey.Complete(now)
 	if !s.sends(sess) {
 		return nil, nil
 	}
@@ -357,10 +354,6 @@ func (s *Service) sends(sess *store.IPASession) bool {
 	return s.events != nil && (sess.Journey != nil || s.all)
 }
 
-// ErrNotDue is returned by an expiry timer applied before its session's expiry (another replica's clock):
-// the timer is tried again later.
-var ErrNotDue = errors.New("not due yet")
-
 // Expire is the expiry timer of session id: a session that expired unfinished gets its ipa.expired event,
 // once (the update marks it). A session that ended, or is gone, needs nothing.
 func (s *Service) Expire(ctx context.Context, id string) error {
@@ -370,7 +363,7 @@ func (s *Service) Expire(ctx context.Context, id string) error {
 		case !s.sends(sess) || sess.Status.Final() || sess.ExpiryNotified:
 			return nil, store.ErrUnchanged
 		case s.now().Before(sess.ExpiresAt):
-			return nil, ErrNotDue
+			return nil, store.ErrNotDue
 		}
 		d, err := s.events.SessionExpired(sess)
 		if err != nil {

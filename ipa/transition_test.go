@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/entra-verifier/entra-verifier/ipa"
 	"github.com/entra-verifier/entra-verifier/store"
@@ -70,4 +71,15 @@ func TestFinalStatusesAreFinal(t *testing.T) {
 		assert.Equal(t, now, sess.UpdatedAt)
 		assert.True(t, sess.Status.Final())
 	}
+}
+
+// TestTransitionKeepsAnUndocumentedStatus: an abnormal end IDEMIA did not document ends the session in error
+// with the value as its detail.
+func TestTransitionKeepsAnUndocumentedStatus(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	sess := &store.IPASession{Status: store.IPAPending}
+	require.True(t, ipa.Transition(sess, &ipa.Callback{Status: store.IPAError, Detail: "DOCUMENT_EXPIRED"}, now))
+	assert.Equal(t, store.IPAError, sess.Status)
+	assert.Equal(t, "DOCUMENT_EXPIRED", sess.Detail)
+	assert.Equal(t, now, sess.UpdatedAt)
 }

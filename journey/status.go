@@ -22,11 +22,11 @@ func (s *Service) Status(ctx context.Context, id string) (result.JourneyStatus, 
 	if err != nil {
 		return result.JourneyStatus{}, err
 	}
-	return s.status(j, sess, p, s.claims), nil
+	return s.status(j, sess, p), nil
 }
 
 // status derives the status of j from the views of its newest attempts.
-func (s *Service) status(j *store.Journey, sess *store.IPASession, p *store.Presentation, claims result.Claims) result.JourneyStatus {
+func (s *Service) status(j *store.Journey, sess *store.IPASession, p *store.Presentation) result.JourneyStatus {
 	updated := []time.Time{j.UpdatedAt}
 	var final *store.JourneyRef
 	if sess != nil {
@@ -52,5 +52,5 @@ func (s *Service) status(j *store.Journey, sess *store.IPASession, p *store.Pres
 	}
 	h := result.JourneyHead{ID: j.ID, Reference: j.Reference, Status: status, Steps: j.Steps, CreatedAt: j.CreatedAt,
 		UpdatedAt: latest(updated...), ExpiresAt: j.ExpiresAt}
-	return result.NewJourneyStatus(h, sess, p, claims)
+	return result.NewJourneyStatus(h, sess, p, s.claims)
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"maps"
 	"slices"
 	"time"
@@ -132,6 +133,20 @@ func (r *JourneyRef) Clone() *JourneyRef {
 func (r *JourneyRef) CanComplete(now time.Time) bool {
 	return r != nil && r.Final && !r.Ended && r.CompletedAt.IsZero() && now.Before(r.ExpiresAt)
 }
+
+// Complete marks the journey completed by the step holding r at now, when that step still may (CanComplete),
+// and reports whether it did: the step's update then queues journey.completed.
+func (r *JourneyRef) Complete(now time.Time) bool {
+	if !r.CanComplete(now) {
+		return false
+	}
+	r.CompletedAt = now
+	return true
+}
+
+// ErrNotDue is returned by an expiry timer applied before its record's expiry (another replica's clock runs
+// ahead): the timer is tried again later.
+var ErrNotDue = errors.New("store: timer not due yet")
 
 // dropAt is when a store drops a record created at created that belongs to journey r (nil for none).
 func dropAt(created time.Time, r *JourneyRef) time.Time {

@@ -270,8 +270,7 @@ func (s *Service) HandleCallback(ctx context.Context, apiKey string, body []byte
 				outbox = []*store.Delivery{d}
 			}
 		}
-		if p.Status == store.PresentationVerified && p.Journey.CanComplete(now) { // completes its journey
-			p.Journey.CompletedAt = now
+		if p.Status == store.PresentationVerified && p.Journey.Complete(now) { // completes its journey
 			if s.events != nil {
 				d, err := s.events.JourneyCompleted(nil, p)
 				if err == nil && d != nil {
@@ -340,10 +339,6 @@ func View(p *store.Presentation, now time.Time) *store.Presentation {
 	return &v
 }
 
-// ErrNotDue is returned by an expiry timer applied before its record's expiry (another replica's clock):
-// the timer is tried again later.
-var ErrNotDue = errors.New("not due yet")
-
 // Expire is the expiry timer of request id: a request that expired unfinished gets its presentation.expired
 // event, once (the update marks it, so a timer applied twice or by two replicas acts once). A request that
 // ended, or is gone, needs nothing.
@@ -357,7 +352,7 @@ func (s *Service) Expire(ctx context.Context, id string) error {
 		case p.Status.Final() || p.ExpiryNotified:
 			return nil, store.ErrUnchanged
 		case s.now().Before(p.ExpiresAt):
-			return nil, ErrNotDue
+			return nil, store.ErrNotDue
 		}
 		d, err := s.events.PresentationExpired(p)
 		if err != nil {

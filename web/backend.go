@@ -77,7 +77,7 @@ func (s *Server) apiKeyName(header string) (string, bool) {
 
 // backendNoRoute answers an unknown path under /api/backend/: 401 without a valid key, 404 with one.
 func (s *Server) backendNoRoute(c *gin.Context) bool {
-	if len(s.cfg.APIKeys) == 0 || !strings.HasPrefix(c.Request.URL.Path, routes.Backend) {
+	if !s.backendOn || !strings.HasPrefix(c.Request.URL.Path, routes.Backend) {
 		return false
 	}
 	if _, ok := s.apiKeyName(c.GetHeader("Authorization")); !ok {
@@ -93,9 +93,9 @@ func (s *Server) globalLimit(c *gin.Context) {
 }
 
 func (s *Server) createJourney(c *gin.Context) {
-	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, journey.MaxCreateBody))
+	raw, err := readLimited(c, journey.MaxCreateBody)
 	if err != nil {
-		writeError(c, &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: "the body exceeds 16 KiB", Err: err})
+		writeError(c, err)
 		return
 	}
 	var req journey.CreateRequest

@@ -164,19 +164,33 @@ func (s *Server) presentationCallback(c *gin.Context) {
 // callbackBody reads the body of a callback from Microsoft or IDEMIA (kind), at most limit bytes: beyond it
 // the answer is 413, an unreadable body 400, and ok is false.
 func (s *Server) callbackBody(c *gin.Context, kind string, limit int64) (body []byte, ok bool) {
+	body, err := readLimited(c, limit)
+	if err != nil {
+		if errors.Is(err, errTooLarge) {
+			s.metrics.callbacks.WithLabelValues(kind, "too_large").Inc()
+		}
+		writeError(c, err)
+		return nil, false
+	}
+	return body, true
+}
+
+// errTooLarge marks a body over its route's limit (413).
+var errTooLarge = errors.New("body too large")
+
+// readLimited reads c's body, at most limit bytes: beyond it the error is a 413, an unreadable body a 400;
+// both are ready for writeError.
+func readLimited(c *gin.Context, limit int64) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		s.metrics.callbacks.WithLabelValues(kind, "too_large").Inc()
-		writeError(c, &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large",
-			Message: fmt.Sprintf("the body exceeds %d bytes", limit), Err: err})
-		return nil, false
+		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large",
+			Message: fmt.Sprintf("the body exceeds %d bytes", limit), Err: fmt.Errorf("%w: %w", errTooLarge, err)}
 	case err != nil:
-		writeError(c, &Error{Status: http.StatusBadRequest, Code: "malformed", Message: "the body could not be read", Err: err})
-		return nil, false
+		return nil, &Error{Status: http.StatusBadRequest, Code: "malformed", Message: "the body could not be read", Err: err}
 	}
-	return body, true
+	return body, nil
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -68,6 +68,7 @@ type Server struct {
 	presentations Presentations
 	sessions      Sessions
 	journeys      Journeys
+	backendOn     bool // the backend routes are mounted: journeys and VERIFIER_API_KEYS
 	retrieval     bool
 	sandbox       *Sandbox
 	handoff       *Handoff
@@ -145,7 +146,7 @@ func New(opts Options) (*Server, error) {
 	if s.sessions != nil {
 		s.mountSessions(api)
 	}
-	if s.journeys != nil && len(opts.Config.APIKeys) > 0 {
+	if s.backendOn = s.journeys != nil && len(opts.Config.APIKeys) > 0; s.backendOn {
 		s.mountBackend(api)
 		e.GET(routes.Launch, s.launch)
 		slog.Info("backend routes on", "keyNames", strings.Join(keyNames(opts.Config.APIKeys), ","))

@@ -2,7 +2,6 @@ package redis
 
 import (
 	"sync"
-	"time"
 )
 
 // maxCached bounds each in-memory cache; past it the cache starts over (its entries are only shortcuts).
@@ -31,39 +30,30 @@ func (c *idCache) put(id, v string) {
 	c.m[id] = v
 }
 
-// recentFor is how long a record just read may stand in for the first read of an update: a callback reads
-// its record by state and then updates it, and the compare-and-swap catches a copy that went stale.
-const recentFor = time.Second
-
-// recentReads holds records just read, each taken (once) by the next update of the same id.
+// recentReads holds the record this process last created, read or wrote, each taken (once) by the next update
+// of the same id as its first copy, whatever its age: the update's compare-and-swap refuses a copy another
+// replica made stale, and the update then reads and decides again.
 type recentReads struct {
 	mu sync.Mutex
-	m  map[string]recent
-}
-
-type recent struct {
-	rec any
-	at  time.Time
+	m  map[string]any
 }
 
 func (c *recentReads) put(id string, rec any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) >= maxCached {
-		c.m = make(map[string]recent)
+		c.m = make(map[string]any)
 	}
-	c.m[id] = recent{rec, time.Now()}
+	c.m[id] = rec
 }
 
-func (c *recentReads) take(id string) (any, bool) {
+// take removes and returns the record kept for id; nil when there is none.
+func (c *recentReads) take(id string) any {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r, ok := c.m[id]
-	if !ok {
-		return nil, false
-	}
+	rec := c.m[id]
 	delete(c.m, id)
-	return r.rec, time.Since(r.at) < recentFor
+	return rec
 }
 
 // leases remembers the bucket of each delivery this process claimed, so finishing one needs its id only.

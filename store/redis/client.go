@@ -24,9 +24,6 @@ const (
 	ModeCluster Mode = "cluster"
 )
 
-// Modes lists every mode, in the order the configuration documents them.
-var Modes = []Mode{ModeSingle, ModeSentinel, ModeCluster}
-
 // acknowledged reports whether a write must be acknowledged by a replica before it counts as done: where a
 // failover can promote a replica, a write only the old master held would be lost.
 func (m Mode) acknowledged() bool { return m == ModeSentinel || m == ModeCluster }

@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -114,15 +115,7 @@ func (s *Store) dueQueues(ctx context.Context, now time.Time) ([]int, error) {
 			due, score[b] = append(due, b), z[0].Score
 		}
 	}
-	slices.SortStableFunc(due, func(a, b int) int {
-		switch {
-		case score[a] < score[b]:
-			return -1
-		case score[a] > score[b]:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(due, func(a, b int) int { return cmp.Compare(score[a], score[b]) })
 	return due, nil
 }
 

@@ -160,8 +160,7 @@ func (s *Store) presentationByState(ctx context.Context, state string) (*store.P
 func (s *Store) UpdatePresentation(ctx context.Context, id string, fn store.PresentationUpdater) (*store.Presentation, error) {
 	ctx, cancel := s.call(ctx)
 	defer cancel()
-	cached, _ := s.recent.take("p/" + id)
-	first, _ := cached.(*store.Presentation)
+	first, _ := s.recent.take("p/" + id).(*store.Presentation)
 	read := func() (*store.Presentation, error) { return s.Presentation(ctx, id) }
 	return optimistic(ctx, "update presentation", first, read, fn,
 		func(next, cur *store.Presentation, outbox []*store.Delivery) error {
@@ -244,8 +243,7 @@ func (s *Store) sessionByToken(ctx context.Context, tokenHash string) (*store.IP
 func (s *Store) UpdateIPASession(ctx context.Context, id string, fn store.IPAUpdater) (*store.IPASession, error) {
 	ctx, cancel := s.call(ctx)
 	defer cancel()
-	cached, _ := s.recent.take("i/" + id)
-	first, _ := cached.(*store.IPASession)
+	first, _ := s.recent.take("i/" + id).(*store.IPASession)
 	read := func() (*store.IPASession, error) { return s.IPASession(ctx, id) }
 	return optimistic(ctx, "update ipa session", first, read, fn,
 		func(next, cur *store.IPASession, outbox []*store.Delivery) error {

@@ -95,6 +95,12 @@ func testJourney(t *testing.T, s store.Store) {
 	byOwner, err := s.JourneyByOwner(ctx, "owner-1")
 	require.NoError(t, err)
 	assert.Equal(t, j.ID, byOwner.ID)
+	later := NewJourney(time.Hour)
+	require.NoError(t, s.CreateJourney(ctx, later))
+	require.NoError(t, s.BindJourneyOwner(ctx, "owner-1", later.ID, time.Now().Add(time.Hour)))
+	byOwner, err = s.JourneyByOwner(ctx, "owner-1")
+	require.NoError(t, err)
+	assert.Equal(t, later.ID, byOwner.ID, "a later binding of the same browser replaces the first")
 }
 
 // testJourneyRace: concurrent updaters of one journey are serialised; only one moves a step pointer.
