@@ -152,19 +152,46 @@ var (
 	// jwtLike matches compact JWS/JWT (tokens, receipts, linkage credentials).
 	jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
 	// blobLike matches long base64 runs: portraits, keys, secrets.
-	blobLike = regexp.MustCompile(`[A-Za-z0-9+/_-]{48,}={0,2}`)
+	blobLike = regexp.MustCompile(`[A-Za-z0-9+/_-]{48,}={0,2}`) // keep in step with hasBlobRun
 	// secretParam matches secrets passed as query or form values.
 	secretParam = regexp.MustCompile(`(?i)((?:client_secret|client_assertion|api[-_]?key|access_token|password)=)[^&\s"]+`)
 )
 
 // scrub removes URLs' userinfo and queries (see URL) and token-, secret- and blob-looking runs from free
-// text such as error messages.
+// text such as error messages. Each pattern runs only on text holding what it cannot match without (a JWT's
+// "eyJ", a parameter's "=", a 48-character run), so the ids and statuses of ordinary lines cost a scan.
 func scrub(s string) string {
 	s = URLs(s)
 	if len(s) < 20 {
 		return s
 	}
-	s = jwtLike.ReplaceAllString(s, Redacted)
-	s = secretParam.ReplaceAllString(s, "${1}"+Redacted)
-	return blobLike.ReplaceAllString(s, Redacted)
+	if strings.Contains(s, "eyJ") {
+		s = jwtLike.ReplaceAllString(s, Redacted)
+	}
+	if strings.IndexByte(s, '=') >= 0 {
+		s = secretParam.ReplaceAllString(s, "${1}"+Redacted)
+	}
+	if hasBlobRun(s) {
+		s = blobLike.ReplaceAllString(s, Redacted)
+	}
+	return s
+}
+
+// blobRun is the shortest run of blobLike's characters it matches.
+const blobRun = 48
+
+// hasBlobRun reports whether s holds blobRun consecutive characters of blobLike's class [A-Za-z0-9+/_-].
+func hasBlobRun(s string) bool {
+	run := 0
+	for i := range len(s) {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '+', c == '/', c == '_', c == '-':
+			if run++; run == blobRun {
+				return true
+			}
+		default:
+			run = 0
+		}
+	}
+	return false
 }

@@ -50,12 +50,16 @@ func (s *Server) accessLog(c *gin.Context) {
 	case status < 300 && (route == routes.EntraCallback || route == routes.IPACallback):
 		level = slog.LevelDebug // the domain logs what an accepted callback did; one line per callback is enough
 	}
+	ctx := c.Request.Context()
+	if !slog.Default().Enabled(ctx, level) {
+		return
+	}
 	attrs := []any{"method", method, "route", route,
 		"status", status, "duration_ms", float64(time.Since(start).Microseconds()) / 1000, "client_ip", c.ClientIP()}
 	if name := c.GetString(apiKeyNameKey); name != "" {
 		attrs = append(attrs, "keyName", name) // the key's NAME, never the key ("apiKey" would be redacted)
 	}
-	slog.Log(c.Request.Context(), level, "http request", attrs...)
+	slog.Log(ctx, level, "http request", attrs...)
 }
 
 // recovery answers 500 through writeError when a handler panics.

@@ -1,10 +1,10 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -179,9 +179,15 @@ func (s *Server) callbackBody(c *gin.Context, kind string, limit int64) (body []
 var errTooLarge = errors.New("body too large")
 
 // readLimited reads c's body, at most limit bytes: beyond it the error is a 413, an unreadable body a 400;
-// both are ready for writeError.
+// both are ready for writeError. A body whose Content-Length is within the limit is read into one buffer
+// of its size.
 func readLimited(c *gin.Context, limit int64) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	var buf bytes.Buffer
+	if n := c.Request.ContentLength; n > 0 && n <= limit {
+		buf.Grow(int(n) + bytes.MinRead) // ReadFrom wants MinRead bytes free before each read, the last one too
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+	body := buf.Bytes()
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):

@@ -179,7 +179,9 @@ func (c *child) procStatus() (rss, hwm int64, err error) {
 type memStats struct {
 	mallocs, allocBytes, heapInuse, nextGC float64
 	// trips is the redis store's verifier_store_round_trips_total (0 elsewhere).
-	trips    float64
+	trips float64
+	// cpu is the process's user and system CPU time (/proc/PID/stat), in seconds.
+	cpu      float64
 	rss, hwm int64
 }
 
@@ -212,8 +214,37 @@ func (c *child) memStats(ctx context.Context) (memStats, error) {
 	if len(want) > 0 {
 		return m, errors.New(c.name + ": /metrics lacks the Go memory statistics")
 	}
-	m.rss, m.hwm, err = c.procStatus()
+	if m.rss, m.hwm, err = c.procStatus(); err != nil {
+		return m, err
+	}
+	m.cpu, err = c.cpuSeconds()
 	return m, err
+}
+
+// clockTicks is USER_HZ, the unit of /proc/PID/stat's times: 100 on every Linux architecture Go runs on.
+const clockTicks = 100
+
+// cpuSeconds reads the process's utime + stime from /proc/PID/stat (fields 14 and 15, counted after the
+// command name, which may hold spaces, in parentheses).
+func (c *child) cpuSeconds() (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	fields := strings.Fields(string(b[i+1:])) // fields[0] is field 3, the state
+	if i < 0 || len(fields) < 13 {
+		return 0, fmt.Errorf("%s: unexpected /proc stat %q", c.name, b)
+	}
+	var ticks float64
+	for _, f := range fields[11:13] {
+		t, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			return 0, err
+		}
+		ticks += t
+	}
+	return ticks / clockTicks, nil
 }
 
 // raiseFileLimit lifts the soft limit on open files to the hard one: 10,000 watchers need as many sockets

@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// alloc is what a server allocated per operation, and its Redis round trips per operation.
-type alloc struct{ objects, bytes, trips float64 }
+// alloc is what a server allocated per operation, its Redis round trips and CPU time per operation, and
+// Redis's own CPU time per operation (seconds).
+type alloc struct{ objects, bytes, trips, cpu, redisCPU float64 }
 
 // row is one scenario measured on the verifier and on the bare floor.
 type row struct {
@@ -61,8 +62,8 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d.Microseco
 
 func (r *report) print(w io.Writer, o options, took time.Duration) {
 	fmt.Fprintf(w, "\n## Throughput and latency (ours vs the bare net/http floor, same run, concurrency as shown)\n\n")
-	fmt.Fprintln(w, "| scenario | ops | conc | ours /s | floor /s | ratio | ours p50 ms | ours p99 ms | floor p50 ms | floor p99 ms | ours allocs/op | ours B/op | floor allocs/op | floor B/op | Redis round trips/op |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| scenario | ops | conc | ours /s | floor /s | ratio | ours p50 ms | ours p99 ms | floor p50 ms | floor p99 ms | ours allocs/op | ours B/op | floor allocs/op | floor B/op | Redis round trips/op | ours CPU µs/op | floor CPU µs/op | Redis CPU µs/op |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, x := range r.rows {
 		rate, ratio := fmt.Sprintf("%.0f", x.ours.perSecond()), fmt.Sprintf("%.2f", x.ours.perSecond()/x.bare.perSecond())
 		conc := fmt.Sprint(x.conc)
@@ -71,15 +72,16 @@ func (r *report) print(w io.Writer, o options, took time.Duration) {
 			ratio = fmt.Sprintf("p99 ×%.1f", float64(x.ours.pct(0.99))/float64(max(1, x.bare.pct(0.99))))
 		}
 		allocs := fmt.Sprintf("%.0f | %.0f | %.0f | %.0f", x.ourAlloc.objects, x.ourAlloc.bytes, x.bareAlloc.objects, x.bareAlloc.bytes)
-		trips := "–"
+		trips, redisCPU := "–", "–"
 		if x.ourAlloc.trips > 0 {
-			trips = fmt.Sprintf("%.2f", x.ourAlloc.trips)
+			trips, redisCPU = fmt.Sprintf("%.2f", x.ourAlloc.trips), fmt.Sprintf("%.1f", x.ourAlloc.redisCPU*1e6)
 		}
+		cpu := fmt.Sprintf("%.1f | %.1f | %s", x.ourAlloc.cpu*1e6, x.bareAlloc.cpu*1e6, redisCPU)
 		if x.delivery {
-			allocs, trips = "– | – | – | –", "–"
+			allocs, trips, cpu = "– | – | – | –", "–", "– | – | –"
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s |\n", x.name, x.ours.n, conc, rate, x.bare.perSecond(), ratio,
-			ms(x.ours.pct(0.5)), ms(x.ours.pct(0.99)), ms(x.bare.pct(0.5)), ms(x.bare.pct(0.99)), allocs, trips)
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.name, x.ours.n, conc, rate, x.bare.perSecond(), ratio,
+			ms(x.ours.pct(0.5)), ms(x.ours.pct(0.99)), ms(x.bare.pct(0.5)), ms(x.bare.pct(0.99)), allocs, trips, cpu)
 	}
 	fmt.Fprintf(w, "\n## Create: our own time (one at a time; each create beside the same body sent straight to the fake)\n\n")
 	fmt.Fprintln(w, "| scenario | n | ours p50 ms | ours p99 ms | upstream p50 ms | upstream p99 ms | our own time p50 ms |")

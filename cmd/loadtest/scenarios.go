@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 )
 
 // phase measures one series on the verifier and, when bare is set, the same series on the bare server.
@@ -18,24 +16,36 @@ type phase struct {
 	rep  *report
 	hc   *http.Client
 	bare *child
+	// redis, when set, is the Redis the verifier runs on: its CPU is counted beside the verifier's.
+	redis *masters
 }
 
-// measure runs fn against c and returns its sample with c's allocations per operation.
+// measure runs fn against c and returns its sample with c's allocations, CPU time and Redis round trips per
+// operation (and Redis's CPU time per operation when the phase runs on Redis and c is not the floor).
 func (p *phase) measure(c *child, fn func() sample) (sample, alloc, error) {
+	onRedis := p.redis != nil && c != p.bare
+	var redisBefore, redisAfter float64
 	before, err := c.memStats(p.ctx)
+	if err == nil && onRedis {
+		redisBefore, err = p.redis.cpu(p.ctx)
+	}
 	if err != nil {
 		return sample{}, alloc{}, err
 	}
 	s := fn()
 	after, err := c.memStats(p.ctx)
+	if err == nil && onRedis {
+		redisAfter, err = p.redis.cpu(p.ctx)
+	}
 	if err != nil {
 		return sample{}, alloc{}, err
 	}
 	if s.errors > 0 {
 		return s, alloc{}, fmt.Errorf("%s: %d of %d failed, first: %w", c.name, s.errors, s.n, s.firstErr)
 	}
-	return s, alloc{objects: (after.mallocs - before.mallocs) / float64(s.n), bytes: (after.allocBytes - before.allocBytes) / float64(s.n),
-		trips: (after.trips - before.trips) / float64(s.n)}, nil
+	n := float64(s.n)
+	return s, alloc{objects: (after.mallocs - before.mallocs) / n, bytes: (after.allocBytes - before.allocBytes) / n,
+		trips: (after.trips - before.trips) / n, cpu: (after.cpu - before.cpu) / n, redisCPU: (redisAfter - redisBefore) / n}, nil
 }
 
 // callbacks sends n callbacks (request_retrieved for n/2 fresh requests, then presentation_verified for
@@ -208,7 +218,12 @@ func runMemory(ctx context.Context, o options, up *upstream, rep *report) error 
 // callbacks and the cycle on one, and event delivery from a callback on one to watchers on the other.
 func runRedis(ctx context.Context, o options, up *upstream, rep *report) error {
 	prefix := "loadtest-" + rand.Text()[:8] + ":"
-	defer cleanRedis(o.redisURL, o.redisMode, prefix)
+	m, err := openMasters(o.redisURL, o.redisMode)
+	if err != nil {
+		return err
+	}
+	defer m.close()
+	defer m.clean(prefix)
 	env := up.verifierEnv(map[string]string{"VERIFIER_STORE": "redis", "REDIS_URL": o.redisURL, "VERIFIER_REDIS_MODE": o.redisMode,
 		"REDIS_KEY_PREFIX": prefix, "ENTRA_CALLBACK_SECRET": rand.Text() + rand.Text()})
 	a, err := startVerifier(ctx, "redis-a", o.verifier, env)
@@ -226,7 +241,7 @@ func runRedis(ctx context.Context, o options, up *upstream, rep *report) error {
 		return err
 	}
 	defer bare.stop()
-	p := &phase{ctx: ctx, o: o, up: up, rep: rep, hc: newClient(max(o.concurrency, 64)), bare: bare}
+	p := &phase{ctx: ctx, o: o, up: up, rep: rep, hc: newClient(max(o.concurrency, 64)), bare: bare, redis: m}
 	steps := []func() error{
 		func() error { return p.callbacks("callbacks, full speed (redis)", a, o.callbacks, o.concurrency, 0) },
 		func() error {
@@ -241,43 +256,4 @@ func runRedis(ctx context.Context, o options, up *upstream, rep *report) error {
 		}
 	}
 	return nil
-}
-
-// cleanRedis removes the run's keys (they would expire within store.Retention anyway), on every master.
-func cleanRedis(url, mode, prefix string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	clean := func(ctx context.Context, rdb *goredis.Client) error {
-		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Unlink(ctx, iter.Val()) // one by one: on Cluster one node's keys are in many slots
-		}
-		return iter.Err()
-	}
-	switch mode {
-	case "cluster":
-		opts, err := goredis.ParseClusterURL(url)
-		if err != nil {
-			return
-		}
-		rdb := goredis.NewClusterClient(opts)
-		defer rdb.Close()
-		_ = rdb.ForEachMaster(ctx, clean)
-	case "sentinel":
-		opts, err := goredis.ParseFailoverURL(url)
-		if err != nil {
-			return
-		}
-		rdb := goredis.NewFailoverClient(opts)
-		defer rdb.Close()
-		_ = clean(ctx, rdb)
-	default:
-		opts, err := goredis.ParseURL(url)
-		if err != nil {
-			return
-		}
-		rdb := goredis.NewClient(opts)
-		defer rdb.Close()
-		_ = clean(ctx, rdb)
-	}
 }

@@ -143,55 +143,18 @@ var errNoAck = errors.New("no replica acknowledged the write")
 // ackTimeout is how long a write waits for a replica (WAIT 1 1000), shortened to fit the call's deadline.
 const ackTimeout = time.Second
 
-// durable runs script on the master owning keys[0] and, in the modes that need it, WAIT 1 on the same
-// connection, in one round trip: the script's answer counts only once a replica holds the write too.
-func (s *Store) durable(ctx context.Context, sc *goredis.Script, keys []string, args ...any) (*goredis.Cmd, error) {
-	node, err := s.master(ctx, keys[0])
-	if err != nil {
-		return nil, err
-	}
-	for attempt := 0; ; attempt++ {
-		pipe := node.Pipeline()
-		cmd := sc.EvalSha(ctx, pipe, keys, args...)
-		var ack *goredis.Cmd
-		if s.mode.acknowledged() {
-			ack = pipe.Do(ctx, "WAIT", 1, s.ackWait(ctx).Milliseconds())
-		}
-		_, _ = pipe.Exec(ctx)
-		if err := cmd.Err(); goredis.HasErrorPrefix(err, "NOSCRIPT") && attempt == 0 {
-			if err := sc.Load(ctx, node).Err(); err != nil {
-				return nil, s.failed(err)
-			}
-			continue
-		}
-		if err := cmd.Err(); err != nil && !errors.Is(err, goredis.Nil) {
-			return nil, s.failed(err)
-		}
-		if ack != nil {
-			n, err := ack.Int()
-			if err != nil {
-				return nil, s.failed(err)
-			}
-			if n < 1 {
-				return nil, errNoAck
-			}
-		}
-		return cmd, nil
-	}
-}
-
-// master is the client whose connections reach the master holding key: the store's own client, except on
-// Cluster, where WAIT must go to the node that took the write.
-func (s *Store) master(ctx context.Context, key string) (goredis.Cmdable, error) {
+// master is the client whose connections reach the master holding key, and that master's address: the
+// store's own client (and ""), except on Cluster, where WAIT must go to the node that took the write.
+func (s *Store) master(ctx context.Context, key string) (goredis.Cmdable, string, error) {
 	c, ok := s.rdb.(*goredis.ClusterClient)
 	if !ok {
-		return s.rdb, nil
+		return s.rdb, "", nil
 	}
 	node, err := c.MasterForKey(ctx, key)
 	if err != nil {
-		return nil, s.failed(err)
+		return nil, "", s.failed(err)
 	}
-	return node, nil
+	return node, node.Options().Addr, nil
 }
 
 // failed passes err on, first asking a cluster client to refresh its slot map: the error may mean the

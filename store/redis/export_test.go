@@ -17,3 +17,6 @@ var BucketOf = bucketOf
 
 // Tag is bucket b's hash tag.
 var Tag = tag
+
+// VersionLua is the scripts' reader of a stored record's version (a Lua function named version).
+const VersionLua = versionLua

@@ -45,6 +45,17 @@ local function enqueue(queue, bodies, life, from)
 end
 `
 
+// versionLua reads a stored record's version. Version is the last field of every record type, so its JSON
+// ends with ,"version":N} and the tail is read without decoding the record; a record in any other shape is
+// decoded.
+const versionLua = `
+local function version(rec)
+  local v = string.match(string.sub(rec, -32), ',"version":(%d+)}$')
+  if v then return tonumber(v) end
+  return cjson.decode(rec)['version']
+end
+`
+
 // createScript stores a record, (for presentations) its claims and the deliveries created with it (its
 // expiry timer), unless the record exists: then it writes nothing and answers 0.
 //
@@ -68,10 +79,10 @@ return 1`)
 // KEYS: record, outbox queue, outbox bodies[, claims]. ARGV: expected version, new version, record JSON,
 // channel, claims JSON or "", claims end (Unix ms), PUBLISH or SPUBLISH, queue life (ms), the record's new
 // drop time (Unix ms, or "" to keep its expiry), then the deliveries (enqueueLua) from 10.
-var updateScript = goredis.NewScript(enqueueLua + `
+var updateScript = goredis.NewScript(enqueueLua + versionLua + `
 local cur = redis.call('GET', KEYS[1])
 if not cur then return -1 end
-if cjson.decode(cur)['version'] ~= tonumber(ARGV[1]) then return 0 end
+if version(cur) ~= tonumber(ARGV[1]) then return 0 end
 if ARGV[9] == '' then redis.call('SET', KEYS[1], ARGV[3], 'KEEPTTL')
 else redis.call('SET', KEYS[1], ARGV[3], 'PXAT', ARGV[9]) end
 if KEYS[4] then

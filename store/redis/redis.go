@@ -60,6 +60,9 @@ type Store struct {
 	leased  leases
 	probe   probe
 	trips   trips
+	// committers group the writes of concurrent calls by master (see commit.go).
+	commitMu   sync.Mutex
+	committers map[string]*committer
 	// closeOnce guards the client's Close (go-redis answers an error to a second one).
 	closeOnce sync.Once
 }
