@@ -178,12 +178,15 @@ func (s *Server) callbackBody(c *gin.Context, kind string, limit int64) (body []
 // errTooLarge marks a body over its route's limit (413).
 var errTooLarge = errors.New("body too large")
 
+// presize bounds the buffer readLimited sizes from Content-Length before a byte has arrived (and, for a
+// callback, before its api-key is checked): a larger body grows as it comes.
+const presize = 64 << 10
+
 // readLimited reads c's body, at most limit bytes: beyond it the error is a 413, an unreadable body a 400;
-// both are ready for writeError. A body whose Content-Length is within the limit is read into one buffer
-// of its size.
+// both are ready for writeError. A body announcing up to presize bytes is read into one buffer.
 func readLimited(c *gin.Context, limit int64) ([]byte, error) {
 	var buf bytes.Buffer
-	if n := c.Request.ContentLength; n > 0 && n <= limit {
+	if n := c.Request.ContentLength; n > 0 && n <= min(limit, presize) {
 		buf.Grow(int(n) + bytes.MinRead) // ReadFrom wants MinRead bytes free before each read, the last one too
 	}
 	_, err := buf.ReadFrom(http.MaxBytesReader(c.Writer, c.Request.Body, limit))

@@ -232,8 +232,11 @@ func (c *child) cpuSeconds() (float64, error) {
 		return 0, err
 	}
 	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, fmt.Errorf("%s: unexpected /proc stat %q", c.name, b)
+	}
 	fields := strings.Fields(string(b[i+1:])) // fields[0] is field 3, the state
-	if i < 0 || len(fields) < 13 {
+	if len(fields) < 13 {
 		return 0, fmt.Errorf("%s: unexpected /proc stat %q", c.name, b)
 	}
 	var ticks float64

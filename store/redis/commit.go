@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -13,7 +14,8 @@ import (
 // Group commit: the scripts that concurrent calls send to one master share a pipeline and, in the modes
 // that need it, one WAIT after them, which acknowledges every write the connection made before it. Under
 // load a callback then costs Redis (and this process) a fraction of a round trip; alone, it goes out at
-// once, as before. go-redis's AutoPipeline is not used: it is experimental, and it sends WAIT on a
+// once, as before. Flushers run on goroutines of their own, so a caller waits for its own answer or its own
+// deadline, never for another caller's pipeline. go-redis's AutoPipeline is not used: it is experimental, and it sends WAIT on a
 // connection of its own, where it would acknowledge none of the writes.
 const (
 	// maxBatch bounds the scripts of one pipeline.
@@ -75,31 +77,31 @@ func (s *Store) durable(ctx context.Context, sc *goredis.Script, keys []string, 
 	s.committerFor(addr).enqueue(w, node)
 	select {
 	case <-w.done:
-		return w.cmd, w.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		if !answered(w) { // both ready: the answer wins
+			return nil, ctx.Err()
+		}
 	}
+	return w.cmd, w.err
 }
 
-// enqueue queues w for node and, when fewer than maxFlushes pipelines are in flight, sends pipelines itself
-// until w is answered.
+// enqueue queues w for node and, when fewer than maxFlushes pipelines are in flight, starts a flusher.
 func (c *committer) enqueue(w *write, node goredis.Cmdable) {
 	c.mu.Lock()
 	c.node = node // the newest: a Cluster client replaces a node's client when its slot map changes
 	c.queue = append(c.queue, w)
-	lead := c.flushing < maxFlushes
-	if lead {
+	start := c.flushing < maxFlushes
+	if start {
 		c.flushing++
 	}
 	c.mu.Unlock()
-	if lead {
-		c.flush(w)
+	if start {
+		go c.flush()
 	}
 }
 
-// flush sends the queue's writes, maxBatch at a time, until it is empty or own (when set) is answered; then
-// a goroutine of its own takes over what is left.
-func (c *committer) flush(own *write) {
+// flush sends the queue's writes, maxBatch at a time, until the queue is empty.
+func (c *committer) flush() {
 	for {
 		c.mu.Lock()
 		if len(c.queue) == 0 {
@@ -107,18 +109,29 @@ func (c *committer) flush(own *write) {
 			c.mu.Unlock()
 			return
 		}
-		if own != nil && answered(own) {
-			c.mu.Unlock()
-			go c.flush(nil)
-			return
-		}
 		n := min(len(c.queue), maxBatch)
 		batch := c.queue[:n:n]
 		c.queue = slices.Clone(c.queue[n:])
 		node := c.node
 		c.mu.Unlock()
-		c.s.commit(node, batch)
+		c.commitSafely(node, batch)
 	}
+}
+
+// commitSafely is commit, a panic (in go-redis or a hook) answering the batch's writes with an error
+// instead of ending the process.
+func (c *committer) commitSafely(node goredis.Cmdable, batch []*write) {
+	defer func() {
+		if r := recover(); r != nil {
+			err := fmt.Errorf("redis store: pipeline panicked: %v", r)
+			for _, w := range batch {
+				if !answered(w) {
+					w.finish(err)
+				}
+			}
+		}
+	}()
+	c.s.commit(node, batch)
 }
 
 func answered(w *write) bool {
@@ -131,16 +144,11 @@ func answered(w *write) bool {
 }
 
 // commit sends batch to node in one pipeline, loading a script the server lacks (after a restart or a
-// failover) and sending its writes once more. Writes whose call has already ended are not sent.
+// failover) and sending its writes once more. Writes whose call has already ended are not sent. go-redis
+// sends a pipeline again, whole, after a timeout or a retryable error (its MaxRetries): a write applied twice
+// answers store.ErrConflict, and the updates re-read and decide again, as they do for a single write.
 func (s *Store) commit(node goredis.Cmdable, batch []*write) {
-	live := batch[:0]
-	for _, w := range batch {
-		if err := w.ctx.Err(); err != nil {
-			w.finish(err)
-			continue
-		}
-		live = append(live, w)
-	}
+	live := pending(batch)
 	if len(live) == 0 {
 		return
 	}
@@ -164,13 +172,26 @@ func (s *Store) commit(node goredis.Cmdable, batch []*write) {
 		}
 		retry = append(retry, w)
 	}
-	if len(retry) > 0 {
+	if retry = pending(retry); len(retry) > 0 {
 		s.send(ctx, node, retry, false)
 	}
 }
 
+// pending answers the writes of batch whose call has ended with its error and returns the others.
+func pending(batch []*write) []*write {
+	live := batch[:0]
+	for _, w := range batch {
+		if err := w.ctx.Err(); err != nil {
+			w.finish(err)
+			continue
+		}
+		live = append(live, w)
+	}
+	return live
+}
+
 // batchContext is the context a pipeline runs under: its one caller's, or, for several, none of their
-// cancellations (the others still wait for it) and the latest of their deadlines.
+// cancellations (the others still wait for it) and the latest of their deadlines (every store call has one).
 func batchContext(batch []*write) (context.Context, context.CancelFunc) {
 	if len(batch) == 1 {
 		return batch[0].ctx, func() {}
@@ -183,7 +204,7 @@ func batchContext(batch []*write) (context.Context, context.CancelFunc) {
 	}
 	ctx := context.WithoutCancel(batch[0].ctx)
 	if last.IsZero() {
-		return context.WithCancel(ctx)
+		return ctx, func() {}
 	}
 	return context.WithDeadline(ctx, last)
 }
