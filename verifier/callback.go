@@ -64,14 +64,17 @@ type Receipt struct {
 // Strings decodes a JSON string or array of strings (vp_token comes in both shapes).
 type Strings []string
 
-// UnmarshalJSON implements json.Unmarshaler.
+// UnmarshalJSON implements json.Unmarshaler: the value's first byte tells its shape.
 func (s *Strings) UnmarshalJSON(b []byte) error {
-	if bytes.Equal(b, []byte("null")) {
+	switch {
+	case bytes.Equal(b, []byte("null")):
 		*s = nil
 		return nil
-	}
-	var one string
-	if err := json.Unmarshal(b, &one); err == nil {
+	case len(b) > 0 && b[0] == '"':
+		var one string
+		if err := json.Unmarshal(b, &one); err != nil {
+			return err
+		}
 		*s = Strings{one}
 		return nil
 	}

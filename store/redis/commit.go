@@ -20,9 +20,10 @@ import (
 const (
 	// maxBatch bounds the scripts of one pipeline.
 	maxBatch = 64
-	// maxFlushes bounds the pipelines in flight to one master, so one slow round trip holds up no more than
-	// its own batch.
-	maxFlushes = 2
+	// maxFlushes bounds the pipelines in flight to one master. One: the writes that arrive while a pipeline
+	// is out go together in the next, so the batches grow with the load (measured against 2 and 4 with the
+	// load tool: the same latency, fewer round trips, less CPU here and in Redis).
+	maxFlushes = 1
 )
 
 // write is one durable call waiting for its pipeline.
