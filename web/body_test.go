@@ -12,8 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestReadLimitedSizesFromContentLengthWithinBounds: the body is read whole whatever Content-Length says,
-// and a Content-Length the body never fills costs no buffer of its size.
+// TestReadLimitedSizesFromContentLengthWithinBounds: a body is read whole whether or not it announced its
+// length, a body shorter than it announced is a 400, and a Content-Length beyond presize that the body never
+// fills costs no buffer of its size.
 func TestReadLimitedSizesFromContentLengthWithinBounds(t *testing.T) {
 	read := func(body string, announced int64) ([]byte, error) {
 		c, _ := gin.CreateTestContext(httptest.NewRecorder())
@@ -21,11 +22,15 @@ func TestReadLimitedSizesFromContentLengthWithinBounds(t *testing.T) {
 		c.Request.ContentLength = announced
 		return readLimited(c, 4<<20)
 	}
-	for _, announced := range []int64{-1, 0, 5, 11, 1 << 20} {
+	for _, announced := range []int64{-1, 11, presize + 1} {
 		got, err := read("hello world", announced)
 		require.NoError(t, err)
 		assert.Equal(t, "hello world", string(got), "Content-Length %d", announced)
 	}
+	_, err := read("hello", 11)
+	var e *Error
+	require.ErrorAs(t, err, &e, "a body shorter than its Content-Length")
+	assert.Equal(t, http.StatusBadRequest, e.Status)
 
 	const calls = 32
 	var before, after runtime.MemStats

@@ -1,10 +1,10 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -183,23 +183,30 @@ var errTooLarge = errors.New("body too large")
 const presize = 64 << 10
 
 // readLimited reads c's body, at most limit bytes: beyond it the error is a 413, an unreadable body a 400;
-// both are ready for writeError. A body announcing up to presize bytes is read into one buffer.
+// both are ready for writeError. A body announcing up to presize bytes is read into a buffer of its size
+// (net/http ends a body at its Content-Length).
 func readLimited(c *gin.Context, limit int64) ([]byte, error) {
-	var buf bytes.Buffer
 	if n := c.Request.ContentLength; n > 0 && n <= min(limit, presize) {
-		buf.Grow(int(n) + bytes.MinRead) // ReadFrom wants MinRead bytes free before each read, the last one too
+		body := make([]byte, n)
+		if _, err := io.ReadFull(c.Request.Body, body); err != nil {
+			return nil, unreadable(err)
+		}
+		return body, nil
 	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
-	body := buf.Bytes()
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
 		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large",
 			Message: fmt.Sprintf("the body exceeds %d bytes", limit), Err: fmt.Errorf("%w: %w", errTooLarge, err)}
 	case err != nil:
-		return nil, &Error{Status: http.StatusBadRequest, Code: "malformed", Message: "the body could not be read", Err: err}
+		return nil, unreadable(err)
 	}
 	return body, nil
+}
+
+func unreadable(err error) error {
+	return &Error{Status: http.StatusBadRequest, Code: "malformed", Message: "the body could not be read", Err: err}
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
