@@ -180,7 +180,7 @@ var errTooLarge = errors.New("body too large")
 
 // presize bounds the buffer readLimited sizes from Content-Length before a byte has arrived (and, for a
 // callback, before its api-key is checked): a larger body grows as it comes.
-const presize = 64 << 10
+const presize = 8 << 10
 
 // readLimited reads c's body, at most limit bytes: beyond it the error is a 413, an unreadable body a 400;
 // both are ready for writeError. A body announcing up to presize bytes is read into a buffer of its size

@@ -15,8 +15,8 @@ import (
 // that need it, one WAIT after them, which acknowledges every write the connection made before it. Under
 // load a callback then costs Redis (and this process) a fraction of a round trip; alone, it goes out at
 // once, as before. Flushers run on goroutines of their own, so a caller waits for its own answer or its own
-// deadline, never for another caller's pipeline. go-redis's AutoPipeline is not used: it is experimental, and it sends WAIT on a
-// connection of its own, where it would acknowledge none of the writes.
+// deadline, never for another caller's pipeline. go-redis's AutoPipeline is not used: it is experimental,
+// and it sends WAIT on a connection of its own, where it would acknowledge none of the writes.
 const (
 	// maxBatch bounds the scripts of one pipeline.
 	maxBatch = 64
