@@ -78,3 +78,20 @@ func flushScripts(t *testing.T, tp topology) {
 	}
 	require.NoError(t, c.ScriptFlush(ctx).Err())
 }
+
+// TestWritesAfterCloseAreRefused: once the Store is closed its flushers are gone, and a write is answered
+// at once with the store's closed error rather than left to its deadline.
+func TestWritesAfterCloseAreRefused(t *testing.T) {
+	s := single.open(t)
+	ctx := t.Context()
+	p := storetest.NewPresentation(time.Minute)
+	require.NoError(t, s.CreatePresentation(ctx, p)) // the master's flusher is running
+	require.NoError(t, s.Close())
+	_, err := s.UpdatePresentation(ctx, p.ID, func(p *store.Presentation) ([]*store.Delivery, error) {
+		p.Status = store.PresentationRetrieved
+		return nil, nil
+	})
+	require.ErrorIs(t, err, store.ErrUnavailable)
+	assert.ErrorContains(t, err, "closed")
+	assert.NotErrorIs(t, err, context.DeadlineExceeded)
+}

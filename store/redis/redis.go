@@ -60,9 +60,12 @@ type Store struct {
 	leased  leases
 	probe   probe
 	trips   trips
-	// committers group the writes of concurrent calls by master (see commit.go).
-	commitMu   sync.Mutex
-	committers map[string]*committer
+	// committers group the writes of concurrent calls by master (see commit.go); their flushers end when
+	// commitStop is closed.
+	commitMu     sync.Mutex
+	committers   map[string]*committer
+	commitStop   chan struct{}
+	commitClosed bool
 	// closeOnce guards the client's Close (go-redis answers an error to a second one).
 	closeOnce sync.Once
 }
@@ -99,7 +102,8 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		_ = rdb.Close()
 		return nil, err
 	}
-	s := &Store{rdb: rdb, mode: opts.Mode, keys: keys{prefix: opts.Prefix}, now: opts.Now, timeout: opts.CallTimeout}
+	s := &Store{rdb: rdb, mode: opts.Mode, keys: keys{prefix: opts.Prefix}, now: opts.Now, timeout: opts.CallTimeout,
+		commitStop: make(chan struct{})}
 	s.trips.count(rdb)
 	pctx, cancel := s.call(ctx)
 	defer cancel()
@@ -117,9 +121,10 @@ func (s *Store) call(ctx context.Context) (context.Context, context.CancelFunc) 
 	return context.WithTimeout(ctx, s.timeout)
 }
 
-// Close stops the watchers (closing their channels) and closes the connection pools. It is safe to call
-// more than once.
+// Close stops the watchers (closing their channels) and the write flushers, and closes the connection
+// pools. It is safe to call more than once.
 func (s *Store) Close() error {
+	s.stopCommitters()
 	var err error
 	if s.pubsub != nil {
 		err = s.pubsub.close()
