@@ -210,8 +210,7 @@ func (v *validator) publicURL(c *Config) {
 	switch {
 	case u == nil:
 		v.addf("VERIFIER_PUBLIC_URL", "missing: set the external base URL, e.g. https://verifier.example.com")
-	case u.Scheme == "https" && u.Host != "":
-	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
+	case secureOrLocal(u):
 	default:
 		v.addf("VERIFIER_PUBLIC_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", logging.URL(u.String()))
 	}
@@ -236,6 +235,18 @@ func (v *validator) listeners(c *Config) {
 }
 
 func isLoopbackHost(h string) bool { return h == "localhost" || h == "127.0.0.1" }
+
+// secureOrLocal reports whether u is an https URL, or an http one on localhost or 127.0.0.1.
+func secureOrLocal(u *url.URL) bool {
+	return u.Host != "" && (u.Scheme == "https" || u.Scheme == "http" && isLoopbackHost(u.Hostname()))
+}
+
+// secureOrLocalURL checks that the variable name holds a URL secureOrLocal accepts.
+func (v *validator) secureOrLocalURL(name, raw string) {
+	if u, err := url.Parse(raw); err != nil || !secureOrLocal(u) {
+		v.addf(name, "must be an https URL (http only for localhost or 127.0.0.1), got %q", logging.URL(raw))
+	}
+}
 
 func (v *validator) regions(c *Config) {
 	if _, ok := Regions[c.Region]; !ok {
@@ -341,9 +352,7 @@ func (v *validator) halves(c *Config) {
 			v.httpsURL("IPA_COGNITO_URL", i.CognitoURL)
 		}
 		v.httpsURL("IPA_CREATE_SESSION_URL", i.CreateSessionURL)
-		if u, err := url.Parse(i.StartURL); err != nil || !(u.Scheme == "https" && u.Host != "" || u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
-			v.addf("IPA_START_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", logging.URL(i.StartURL))
-		}
+		v.secureOrLocalURL("IPA_START_URL", i.StartURL)
 	}
 	if (i.IDVURL == "") != (i.GIPSAPIKey == "") {
 		v.addf("IDV_URL", "IDV_URL and GIPS_RS_API_KEY go together: set both for identity retrieval, or neither")
@@ -361,9 +370,7 @@ func (v *validator) result(c *Config) {
 	case r.WebhookURL == "" && r.WebhookSecret != "":
 		v.addf("VERIFIER_RESULT_WEBHOOK_URL", "missing: VERIFIER_RESULT_WEBHOOK_SECRET is set without it")
 	case r.WebhookURL != "":
-		if u, err := url.Parse(r.WebhookURL); err != nil || !(u.Scheme == "https" && u.Host != "" || u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
-			v.addf("VERIFIER_RESULT_WEBHOOK_URL", "must be an https URL (http only for localhost or 127.0.0.1), got %q", logging.URL(r.WebhookURL))
-		}
+		v.secureOrLocalURL("VERIFIER_RESULT_WEBHOOK_URL", r.WebhookURL)
 		key := []byte(r.WebhookSecret)
 		if b64, ok := strings.CutPrefix(r.WebhookSecret, "whsec_"); ok {
 			var err error

@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"math"
-	"net/url"
 	"os"
 	"regexp"
 	"slices"
 	"strconv"
 
 	"github.com/entra-verifier/entra-verifier/i18n"
-	"github.com/entra-verifier/entra-verifier/logging"
 )
 
 // MaxBrandLogo bounds VERIFIER_BRAND_LOGO's file.
@@ -26,10 +24,7 @@ func (v *validator) page(c *Config) {
 		if raw == "" {
 			continue
 		}
-		u, err := url.Parse(raw)
-		if err != nil || u.Host == "" || !(u.Scheme == "https" || u.Scheme == "http" && isLoopbackHost(u.Hostname())) {
-			v.addf(name, "must be an https URL (http only for localhost or 127.0.0.1), got %q", logging.URL(raw))
-		}
+		v.secureOrLocalURL(name, raw)
 	}
 	if c.Page.PrivacyURL != "" && c.Page.TermsURL == "" {
 		v.addf("VERIFIER_PRIVACY_URL", "goes with VERIFIER_TERMS_URL: set the terms too")

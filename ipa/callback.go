@@ -9,6 +9,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/entra-verifier/entra-verifier/logging"
 	"github.com/entra-verifier/entra-verifier/store"
 )
 
@@ -59,7 +60,7 @@ func DecodeCallback(data []byte) (*Callback, error) {
 	switch {
 	case raw.ApplicationID == "":
 		return nil, fmt.Errorf("%w: applicationId missing", ErrMalformed)
-	case len(raw.ApplicationID) > maxFieldBytes || !printable(raw.ApplicationID):
+	case len(raw.ApplicationID) > maxFieldBytes || !logging.Printable(raw.ApplicationID):
 		return nil, fmt.Errorf("%w: applicationId invalid", ErrMalformed)
 	case raw.SessionID == "":
 		return nil, fmt.Errorf("%w: sessionId missing", ErrMalformed)
@@ -67,11 +68,11 @@ func DecodeCallback(data []byte) (*Callback, error) {
 		return nil, fmt.Errorf("%w: timestamp missing", ErrMalformed)
 	case *raw.Timestamp <= 0 || *raw.Timestamp > 253402300799: // up to 9999-12-31
 		return nil, fmt.Errorf("%w: timestamp out of range", ErrMalformed)
-	case len(raw.IdentityID) > maxFieldBytes || !printable(raw.IdentityID):
+	case len(raw.IdentityID) > maxFieldBytes || !logging.Printable(raw.IdentityID):
 		return nil, fmt.Errorf("%w: identityId invalid", ErrMalformed)
-	case len(raw.ProofURL) > maxProofURLBytes || !printable(raw.ProofURL):
+	case len(raw.ProofURL) > maxProofURLBytes || !logging.Printable(raw.ProofURL):
 		return nil, fmt.Errorf("%w: proofUrl invalid", ErrMalformed)
-	case raw.Status != nil && (len(*raw.Status) > maxFieldBytes || !printable(*raw.Status)):
+	case raw.Status != nil && (len(*raw.Status) > maxFieldBytes || !logging.Printable(*raw.Status)):
 		return nil, fmt.Errorf("%w: status invalid", ErrMalformed)
 	}
 	var ok bool
@@ -93,16 +94,6 @@ func DecodeCallback(data []byte) (*Callback, error) {
 			"status", cb.Detail)
 	}
 	return cb, nil
-}
-
-// printable reports whether s holds only printable ASCII (no control characters, nothing to forge a log line).
-func printable(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 // CheckCallback reports whether cb belongs to s, the session its callback token named: the sessionIds must be

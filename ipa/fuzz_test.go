@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/entra-verifier/entra-verifier/logging"
 	"github.com/entra-verifier/entra-verifier/store"
 )
 
@@ -33,7 +34,7 @@ func FuzzDecodeCallback(f *testing.F) {
 		if id, ok := canonicalUUID(cb.SessionID); !ok || id != cb.SessionID {
 			t.Fatalf("session id %q is not canonical", cb.SessionID)
 		}
-		if !printable(cb.ApplicationID) || !printable(cb.IdentityID) || !printable(cb.ProofURL) || !printable(cb.Detail) {
+		if !logging.Printable(cb.ApplicationID) || !logging.Printable(cb.IdentityID) || !logging.Printable(cb.ProofURL) || !logging.Printable(cb.Detail) {
 			t.Fatal("a control character got through")
 		}
 	})

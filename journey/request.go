@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/entra-verifier/entra-verifier/logging"
 	"github.com/entra-verifier/entra-verifier/store"
 )
 
@@ -30,7 +31,7 @@ type Halves struct{ IPA, Presentation bool }
 // return URL is checked by the caller (the allow-list lives with the hand-off).
 func (r *CreateRequest) Validate(on Halves) error {
 	var errs []error
-	if n := len(r.Reference); n < 1 || n > 128 || !printable(r.Reference) {
+	if n := len(r.Reference); n < 1 || n > 128 || !logging.Printable(r.Reference) {
 		errs = append(errs, errors.New("reference: 1 to 128 printable ASCII characters"))
 	}
 	if r.Steps != nil {
@@ -50,7 +51,7 @@ func (r *CreateRequest) Validate(on Halves) error {
 		errs = append(errs, fmt.Errorf("expectedClaims: at most %d", MaxExpectedClaims))
 	}
 	for name, v := range r.ExpectedClaims {
-		if name == "" || len(name) > 64 || !printable(name) || len(v) > 256 {
+		if name == "" || len(name) > 64 || !logging.Printable(name) || len(v) > 256 {
 			errs = append(errs, errors.New("expectedClaims: names of 1 to 64 printable characters, values of at most 256"))
 			break
 		}
@@ -58,17 +59,8 @@ func (r *CreateRequest) Validate(on Halves) error {
 	if len(r.ExpectedClaims) > 0 && !on.Presentation {
 		errs = append(errs, errors.New("expectedClaims: the presentation half is not configured"))
 	}
-	if len(r.Locale) > 16 || !printable(r.Locale) {
+	if len(r.Locale) > 16 || !logging.Printable(r.Locale) {
 		errs = append(errs, errors.New("locale: a language tag such as fr"))
 	}
 	return errors.Join(errs...)
-}
-
-func printable(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }

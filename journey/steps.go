@@ -36,11 +36,8 @@ func (s *Service) StartIPA(ctx context.Context, j *store.Journey, ownerHash stri
 	if err != nil {
 		return nil, false, err
 	}
-	if err := s.mayStart(j, state); err != nil {
+	if resume, err := s.next(j, state); err != nil || resume {
 		return cur, false, err
-	}
-	if state == attemptPending {
-		return cur, false, nil
 	}
 	sess, err = s.sessions.CreateForJourney(ctx, ownerHash, ipa.JourneyStep{
 		Ref: j.Ref(j.FinalStep() == store.StepIPA), Bind: s.bind(j.ID, store.StepIPA, j.IPASessionID), ConsentAt: consentAt,
@@ -72,11 +69,8 @@ func (s *Service) StartPresentation(ctx context.Context, j *store.Journey, owner
 	if err != nil {
 		return nil, false, err
 	}
-	if err := s.mayStart(j, state); err != nil {
+	if resume, err := s.next(j, state); err != nil || resume {
 		return cur, false, err
-	}
-	if state == attemptPending {
-		return cur, false, nil
 	}
 	p, err = s.presentations.CreateForJourney(ctx, ownerHash, verifier.JourneyStep{
 		Ref: ref, ReturnTo: j.ReturnURL, Expected: j.ExpectedClaims, Bind: s.bind(j.ID, store.StepPresentation, j.PresentationID),
@@ -84,15 +78,16 @@ func (s *Service) StartPresentation(ctx context.Context, j *store.Journey, owner
 	return p, err == nil, err
 }
 
-// mayStart says whether a create may go on given the newest attempt's state.
-func (s *Service) mayStart(j *store.Journey, state attempt) error {
+// next says what the newest attempt's state leaves a create to do: resume the attempt (true), start another
+// (false), or neither (the error).
+func (s *Service) next(j *store.Journey, state attempt) (resume bool, err error) {
 	switch {
 	case state == attemptGood:
-		return ErrStepDone
+		return false, ErrStepDone
 	case state == attemptMissing && s.now().Before(j.StepSetAt.Add(store.StepGrace)):
-		return ErrBusy
+		return false, ErrBusy
 	}
-	return nil
+	return state == attemptPending, nil
 }
 
 // bind returns the Bind of a new attempt of step: it points journey id at the attempt, if the journey still

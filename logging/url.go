@@ -64,3 +64,14 @@ func URLs(text string) string {
 	}
 	return urlInText.ReplaceAllStringFunc(text, URL)
 }
+
+// Printable reports whether s holds only printable ASCII: no control character, nothing to forge a log line
+// with. Input checks use it on the identifiers clients send.
+func Printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}

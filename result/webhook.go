@@ -96,7 +96,7 @@ func (w *Webhook) Delivery(ev Event) (*store.Delivery, error) {
 // Run delivers due events with Workers workers until ctx ends, and returns once every one has stopped.
 func (w *Webhook) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	for range cmpInt(w.Workers, 4) {
+	for range orDefault(w.Workers, 4) {
 		wg.Go(func() { w.work(ctx) })
 	}
 	wg.Wait()
@@ -104,7 +104,7 @@ func (w *Webhook) Run(ctx context.Context) {
 
 // work is one worker: it claims and attempts due deliveries until none is due, then waits for the next poll.
 func (w *Webhook) work(ctx context.Context) {
-	poll := cmp(w.Poll, 500*time.Millisecond)
+	poll := orDefault(w.Poll, 500*time.Millisecond)
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
@@ -120,7 +120,7 @@ func (w *Webhook) work(ctx context.Context) {
 
 // deliverOne claims and attempts one due delivery; it reports whether there was one.
 func (w *Webhook) deliverOne(ctx context.Context) bool {
-	d, err := w.Outbox.ClaimDelivery(ctx, w.now(), cmp(w.Lease, 30*time.Second))
+	d, err := w.Outbox.ClaimDelivery(ctx, w.now(), orDefault(w.Lease, 30*time.Second))
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
 			slog.WarnContext(ctx, "result webhook: outbox unavailable", "err", err)
@@ -141,7 +141,7 @@ func (w *Webhook) deliverOne(ctx context.Context) bool {
 		slog.InfoContext(ctx, "result event delivered", "webhook_id", d.ID, "attempts", d.Attempts, "status", status)
 		return true
 	}
-	if d.Attempts >= cmpInt(w.MaxAttempts, 10) {
+	if d.Attempts >= orDefault(w.MaxAttempts, 10) {
 		slog.ErrorContext(ctx, "result webhook: giving up", "webhook_id", d.ID, "attempts", d.Attempts, "err", err)
 		_ = w.Outbox.FinishDelivery(ctx, d.ID)
 		return true
@@ -164,7 +164,7 @@ func (w *Webhook) fire(ctx context.Context, d *store.Delivery) bool {
 	if ctx.Err() != nil {
 		return false
 	}
-	if err == nil || d.Attempts >= 3*cmpInt(w.MaxAttempts, 10) {
+	if err == nil || d.Attempts >= 3*orDefault(w.MaxAttempts, 10) {
 		if err != nil {
 			slog.ErrorContext(ctx, "timer: giving up", "timer", d.ID, "attempts", d.Attempts, "err", err)
 		}
@@ -250,16 +250,10 @@ func redactURLError(raw string, err error) error {
 	return fmt.Errorf("POST %s: %w", logging.URL(raw), err)
 }
 
-func cmp(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
-}
-
-func cmpInt(n, def int) int {
-	if n > 0 {
-		return n
+// orDefault is v when it is positive, else def.
+func orDefault[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
 	}
 	return def
 }

@@ -171,7 +171,8 @@ func (s *Store) presentationByState(ctx context.Context, state string) (*store.P
 func (s *Store) UpdatePresentation(ctx context.Context, id string, fn store.PresentationUpdater) (*store.Presentation, error) {
 	ctx, cancel := s.call(ctx)
 	defer cancel()
-	first, _ := s.recent.take("p/" + id).(*store.Presentation)
+	rec, _ := s.recent.take("p/" + id)
+	first, _ := rec.(*store.Presentation)
 	read := func() (*store.Presentation, error) { return s.Presentation(ctx, id) }
 	return optimistic(ctx, "update presentation", first, read, fn,
 		func(next, cur *store.Presentation, outbox []*store.Delivery) error {
@@ -254,7 +255,8 @@ func (s *Store) sessionByToken(ctx context.Context, tokenHash string) (*store.IP
 func (s *Store) UpdateIPASession(ctx context.Context, id string, fn store.IPAUpdater) (*store.IPASession, error) {
 	ctx, cancel := s.call(ctx)
 	defer cancel()
-	first, _ := s.recent.take("i/" + id).(*store.IPASession)
+	rec, _ := s.recent.take("i/" + id)
+	first, _ := rec.(*store.IPASession)
 	read := func() (*store.IPASession, error) { return s.IPASession(ctx, id) }
 	return optimistic(ctx, "update ipa session", first, read, fn,
 		func(next, cur *store.IPASession, outbox []*store.Delivery) error {

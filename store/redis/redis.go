@@ -55,9 +55,9 @@ type Store struct {
 	now     func() time.Time
 	timeout time.Duration
 	pubsub  *pubsubs
-	ids     idCache
-	recent  recentReads
-	leased  leases
+	ids     cache[string] // where an id's record lives
+	recent  cache[any]    // the record last created, read or written, by id
+	leased  cache[int]    // the bucket of each delivery claimed here
 	probe   probe
 	trips   trips
 	// committers group the writes of concurrent calls by master (see commit.go); their flushers end when
