@@ -19,6 +19,7 @@ import (
 	"github.com/entra-verifier/entra-verifier/ipa"
 	"github.com/entra-verifier/entra-verifier/store"
 	"github.com/entra-verifier/entra-verifier/store/memory"
+	"github.com/entra-verifier/entra-verifier/store/storetest"
 )
 
 const svcOwner = "owner-hash"
@@ -536,51 +537,29 @@ func TestServiceRecordingGivesUp(t *testing.T) {
 	})
 }
 
-// outboxes records the deliveries each successful update stores with its session.
-type outboxes struct {
-	*memory.Store
-	mu    sync.Mutex
-	sizes []int
-}
-
-func (o *outboxes) UpdateIPASession(ctx context.Context, id string, fn store.IPAUpdater) (*store.IPASession, error) {
-	var n int
-	s, err := o.Store.UpdateIPASession(ctx, id, func(s *store.IPASession) ([]*store.Delivery, error) {
-		ds, err := fn(s)
-		n = len(ds)
-		return ds, err
-	})
-	if err == nil {
-		o.mu.Lock()
-		o.sizes = append(o.sizes, n)
-		o.mu.Unlock()
-	}
-	return s, err
-}
-
 // TestServiceEndQueuesOneDelivery: the update that ends a session carries exactly one delivery, and with
 // retrieval on, a completed session's delivery goes with the summary's update instead.
 func TestServiceEndQueuesOneDelivery(t *testing.T) {
-	var rec *outboxes
-	f := newSvcFixture(t, nil, func(m *memory.Store) ipa.Store { rec = &outboxes{Store: m}; return rec })
+	var rec *storetest.Outboxes
+	f := newSvcFixture(t, nil, func(m *memory.Store) ipa.Store { rec = &storetest.Outboxes{Store: m}; return rec })
 	s := f.create(t)
 	for _, fields := range []string{timeoutFields, timeoutFields, completedFields} {
 		_, err := f.notify(t.Context(), s.ID, fields)
 		require.NoError(t, err)
 	}
-	assert.Equal(t, []int{1}, rec.sizes)
+	assert.Equal(t, []int{1}, rec.Sizes())
 
 	g := newSvcFixture(t, func(f *svcFixture) {
 		f.idemia.retrieval = true
 		f.idemia.retrieve = func(context.Context, *ipa.Callback) *store.IdentitySummary {
 			return &store.IdentitySummary{Proof: "fetched"}
 		}
-	}, func(m *memory.Store) ipa.Store { rec = &outboxes{Store: m}; return rec })
+	}, func(m *memory.Store) ipa.Store { rec = &storetest.Outboxes{Store: m}; return rec })
 	c := g.create(t)
 	_, err := g.notify(t.Context(), c.ID, completedFields)
 	require.NoError(t, err)
 	g.svc.Close()
-	assert.Equal(t, []int{0, 0, 1}, rec.sizes, "transition: none; retrieval lease: none; summary: one")
+	assert.Equal(t, []int{0, 0, 1}, rec.Sizes(), "transition: none; retrieval lease: none; summary: one")
 }
 
 // failingStore fails every update, as an unreachable backend does.

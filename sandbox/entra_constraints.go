@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 )
 
 // Constraints returns the claim constraints of request requestID's first requested credential
@@ -45,19 +46,10 @@ func (s *RequestService) Present(ctx context.Context, requestID string, cred Cre
 	}
 	for name, values := range constraints {
 		got, _ := cred.Claims[name].(string)
-		if !contains(values, got) {
+		if !slices.Contains(values, got) {
 			return s.SendCallback(ctx, requestID, PresentationError("claimValidationError",
 				fmt.Sprintf("The claim %s does not match the value the verifier requires.", name)))
 		}
 	}
 	return s.SendCallback(ctx, requestID, Verified(cred))
-}
-
-func contains(values []string, v string) bool {
-	for _, w := range values {
-		if w == v {
-			return true
-		}
-	}
-	return false
 }

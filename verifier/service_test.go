@@ -19,6 +19,7 @@ import (
 	"github.com/entra-verifier/entra-verifier/config"
 	"github.com/entra-verifier/entra-verifier/store"
 	"github.com/entra-verifier/entra-verifier/store/memory"
+	"github.com/entra-verifier/entra-verifier/store/storetest"
 	"github.com/entra-verifier/entra-verifier/verifier"
 )
 
@@ -556,33 +557,11 @@ func TestLostRaceChangesOnce(t *testing.T) {
 	assert.Equal(t, []string{"msg_req-2_verified"}, f.deliveries(t))
 }
 
-// outboxes records the deliveries each successful update stores with its record.
-type outboxes struct {
-	*memory.Store
-	mu    sync.Mutex
-	sizes []int
-}
-
-func (o *outboxes) UpdatePresentation(ctx context.Context, id string, fn store.PresentationUpdater) (*store.Presentation, error) {
-	var n int
-	p, err := o.Store.UpdatePresentation(ctx, id, func(p *store.Presentation) ([]*store.Delivery, error) {
-		ds, err := fn(p)
-		n = len(ds)
-		return ds, err
-	})
-	if err == nil {
-		o.mu.Lock()
-		o.sizes = append(o.sizes, n)
-		o.mu.Unlock()
-	}
-	return p, err
-}
-
 // TestFinalTransitionQueuesOneDelivery: the update that ends a request carries exactly one delivery; the
 // one that moves it to retrieved carries none.
 func TestFinalTransitionQueuesOneDelivery(t *testing.T) {
-	var rec *outboxes
-	f := newFixture(t, testConfig(nil), func(m *memory.Store) verifier.Store { rec = &outboxes{Store: m}; return rec })
+	var rec *storetest.Outboxes
+	f := newFixture(t, testConfig(nil), func(m *memory.Store) verifier.Store { rec = &storetest.Outboxes{Store: m}; return rec })
 	p, q := f.create(t), f.create(t)
 	for _, step := range []struct {
 		p  *store.Presentation
@@ -591,7 +570,7 @@ func TestFinalTransitionQueuesOneDelivery(t *testing.T) {
 		_, err := f.callback(t, step.p, step.cb)
 		require.NoError(t, err)
 	}
-	assert.Equal(t, []int{0, 1, 1}, rec.sizes, "retrieved: none; verified: one; the repeat writes nothing; failed: one")
+	assert.Equal(t, []int{0, 1, 1}, rec.Sizes(), "retrieved: none; verified: one; the repeat writes nothing; failed: one")
 	assert.Equal(t, []string{"msg_req-1_verified", "msg_req-2_failed"}, sortStrings(f.deliveries(t)))
 }
 

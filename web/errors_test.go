@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/entra-verifier/entra-verifier/ipa"
+	"github.com/entra-verifier/entra-verifier/journey"
 	"github.com/entra-verifier/entra-verifier/store"
 	"github.com/entra-verifier/entra-verifier/verifier"
 	"github.com/entra-verifier/entra-verifier/web"
@@ -53,6 +54,13 @@ func TestErrorAnswers(t *testing.T) {
 		{"timeout under an upstream error", fmt.Errorf("%w: %w", verifier.ErrUpstream, netTimeout{}), http.StatusGatewayTimeout, "timeout"},
 		{"own answer", &web.Error{Status: http.StatusTeapot, Code: "teapot", Message: "short and stout", Err: errors.New(secret)}, http.StatusTeapot, "teapot"},
 		{"wrapped own answer", fmt.Errorf("ctx: %w", &web.Error{Status: http.StatusConflict, Code: "c", Message: "m"}), http.StatusConflict, "c"},
+		{"no result yet", verifier.ErrNotFinished, http.StatusConflict, "not_finished"},
+		{"retrieval off", journey.ErrRetrievalOff, http.StatusNotFound, "retrieval_off"},
+		{"IPA step not completed", journey.ErrNotCompleted, http.StatusConflict, "not_completed"},
+		{"step done", journey.ErrStepDone, http.StatusConflict, "step_done"},
+		{"no such step", journey.ErrNoSuchStep, http.StatusConflict, "step_not_in_journey"},
+		{"step being started", journey.ErrBusy, http.StatusServiceUnavailable, "busy"},
+		{"proof URL refused", ipa.ErrProofRefused, http.StatusBadGateway, "proof_url_refused"},
 		{"anything else", errors.New(secret), http.StatusInternalServerError, "internal"},
 	}
 	for _, tc := range tests {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 
@@ -52,9 +51,9 @@ func (s *Server) returnTo(c *gin.Context) (string, error) {
 
 // readBody reads a create's optional JSON body (at most 16 KiB) into v; an empty body leaves v as it is.
 func readBody(c *gin.Context, v any) error {
-	raw, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 16<<10))
+	raw, err := readLimited(c, 16<<10)
 	if err != nil {
-		return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: "the body is too large", Err: err}
+		return err
 	}
 	if len(raw) == 0 {
 		return nil

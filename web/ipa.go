@@ -62,7 +62,7 @@ func (s *Server) createSession(c *gin.Context) {
 		consentAt = s.now().UTC()
 	}
 	owner, bind := s.owner(c)
-	j, err := s.activeJourney(c)
+	j, err := s.activeJourney(c.Request.Context(), owner)
 	if err != nil {
 		writeError(c, err)
 		return

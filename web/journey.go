@@ -51,7 +51,7 @@ func (s *Server) journey(c *gin.Context) {
 		c.JSON(http.StatusOK, out)
 		return
 	}
-	j, err := s.activeJourney(c)
+	j, err := s.activeJourney(c.Request.Context(), owner)
 	if err != nil {
 		writeError(c, err)
 		return

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -30,12 +31,12 @@ func (s *Server) launch(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, routes.Page)
 }
 
-// activeJourney is the journey c's browser is in while it accepts steps, or nil.
-func (s *Server) activeJourney(c *gin.Context) (*store.Journey, error) {
+// activeJourney is the journey of the browser whose owner hash is owner while it accepts steps, or nil.
+func (s *Server) activeJourney(ctx context.Context, owner string) (*store.Journey, error) {
 	if s.journeys == nil {
 		return nil, nil
 	}
-	j, err := s.journeys.Active(c.Request.Context(), s.ownerFromCookie(c))
+	j, err := s.journeys.Active(ctx, owner)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}

@@ -111,7 +111,7 @@ func (s *Server) mountPage() error {
 		if !ok {
 			return
 		}
-		j, err := s.activeJourney(c)
+		j, err := s.activeJourney(c.Request.Context(), s.ownerFromCookie(c))
 		if err != nil {
 			writeError(c, err)
 			return

@@ -55,7 +55,7 @@ func (s *Server) createPresentation(c *gin.Context) {
 		return
 	}
 	owner, bind := s.owner(c)
-	j, err := s.activeJourney(c)
+	j, err := s.activeJourney(c.Request.Context(), owner)
 	if err != nil {
 		writeError(c, err)
 		return
