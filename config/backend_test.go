@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/entra-verifier/entra-verifier/config"
 )
@@ -39,8 +40,13 @@ func TestAPIKeysAndLaunchTTL(t *testing.T) {
 				assert.NotContains(t, err.Error(), "VERIFIER_LAUNCH_LINK_TTL")
 			}
 			assert.Equal(t, tc.want, c.APIKeys)
-			if tc.ttl == "" {
+			switch {
+			case tc.ttl == "":
 				assert.Equal(t, 30*time.Minute, c.LaunchLinkTTL)
+			case tc.problem == "":
+				want, err := time.ParseDuration(tc.ttl)
+				require.NoError(t, err)
+				assert.Equal(t, want, c.LaunchLinkTTL)
 			}
 			for _, k := range c.APIKeys {
 				assert.NotContains(t, k.String(), k.Key)

@@ -36,7 +36,7 @@ func (s *Service) Expire(ctx context.Context, id string) error {
 			return fmt.Errorf("close journey step: %w", err)
 		}
 	}
-	st, err := s.Status(ctx, id) // the event's data: the steps as they ended
+	st, err := s.statusOf(ctx, j) // the event's data: the steps as they ended (closing a step leaves j as it was)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,11 @@ func (s *Service) Status(ctx context.Context, id string) (result.JourneyStatus, 
 	if err != nil {
 		return result.JourneyStatus{}, err
 	}
+	return s.statusOf(ctx, j)
+}
+
+// statusOf is the status of j, read from its newest attempts.
+func (s *Service) statusOf(ctx context.Context, j *store.Journey) (result.JourneyStatus, error) {
 	sess, _, err := s.newestSession(ctx, j.IPASessionID)
 	if err != nil {
 		return result.JourneyStatus{}, err

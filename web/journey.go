@@ -2,15 +2,14 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
-	"maps"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/entra-verifier/entra-verifier/routes"
 	"github.com/entra-verifier/entra-verifier/store"
 )
 
@@ -18,10 +17,10 @@ import (
 type journeyAnswer struct {
 	// Journey is the backend journey this browser was handed by a launch link while it accepts steps (SPEC
 	// section 9); null for a browser-started journey.
-	Journey             *pageJourney   `json:"journey"`
-	IPASession          map[string]any `json:"ipaSession"`
-	PresentationRequest map[string]any `json:"presentationRequest"`
-	Consent             *consentJSON   `json:"consent,omitempty"`
+	Journey             *pageJourney        `json:"journey"`
+	IPASession          *sessionResume      `json:"ipaSession"`
+	PresentationRequest *presentationResume `json:"presentationRequest"`
+	Consent             *consentJSON        `json:"consent,omitempty"`
 }
 
 // pageJourney is what the page needs of a backend journey: which steps to show, in which language.
@@ -66,7 +65,10 @@ func (s *Server) journey(c *gin.Context) {
 		sess, err := s.newestSession(ctx, owner)
 		switch {
 		case err == nil:
-			out.IPASession = merge(sessionJSON(sess), !sess.Status.Final(), sessionCreated(sess))
+			out.IPASession = &sessionResume{sessionStatus: sessionJSON(sess)}
+			if !sess.Status.Final() {
+				out.IPASession.StartURL, out.IPASession.QRCodeURL = sess.StartURL, routes.IPAQRPath(sess.ID)
+			}
 			if out.Consent != nil && !sess.ConsentAt.IsZero() {
 				out.Consent.AcceptedAt = rfc3339(sess.ConsentAt)
 			}
@@ -79,7 +81,10 @@ func (s *Server) journey(c *gin.Context) {
 		p, err := s.newestPresentation(ctx, owner)
 		switch {
 		case err == nil:
-			out.PresentationRequest = merge(presentationJSON(p), !p.Status.Final(), presentationCreated(p))
+			out.PresentationRequest = &presentationResume{presentationStatus: presentationJSON(p)}
+			if !p.Status.Final() {
+				out.PresentationRequest.URL, out.PresentationRequest.QRCodeURL = p.URL, routes.PresentationQRPath(p.ID)
+			}
 		case !errors.Is(err, store.ErrNotFound):
 			writeError(c, err)
 			return
@@ -114,14 +119,17 @@ func (s *Server) setNewest(ctx context.Context, owner string, kind store.Kind, i
 	}
 }
 
-// merge returns the status read view as a JSON object, with the create answer's fields added when withCreate.
-func merge(view any, withCreate bool, created gin.H) map[string]any {
-	out := map[string]any{}
-	if b, err := json.Marshal(view); err == nil {
-		_ = json.Unmarshal(b, &out) // a struct of strings, maps and pointers: it always round-trips
-	}
-	if withCreate {
-		maps.Copy(out, map[string]any(created))
-	}
-	return out
+// sessionResume is a session's status read and, while it is not final, the links of its create answer
+// (sessionId and expiresAt are in both).
+type sessionResume struct {
+	sessionStatus
+	StartURL  string `json:"startUrl,omitempty"`
+	QRCodeURL string `json:"qrCodeUrl,omitempty"`
+}
+
+// presentationResume is presentationStatus and, while the request is not final, its create answer's links.
+type presentationResume struct {
+	presentationStatus
+	URL       string `json:"url,omitempty"`
+	QRCodeURL string `json:"qrCodeUrl,omitempty"`
 }

@@ -35,12 +35,13 @@ func startSandbox(env config.Getenv) (*sandbox.Sandbox, config.Getenv, error) {
 		return nil, nil, errors.New("sandbox refuses to start while real credentials are configured (" + strings.Join(real, ", ") +
 			"): unset them, or run without --sandbox")
 	}
-	withDefaults := func(name string) string {
+	var withDefaults func(name string) string
+	withDefaults = func(name string) string {
 		if v := env(name); v != "" {
 			return v
 		}
 		if name == "VERIFIER_PUBLIC_URL" {
-			return "http://" + withDefaultsListen(env)
+			return "http://" + withDefaults("VERIFIER_LISTEN_ADDR")
 		}
 		return sandboxDefaults[name]
 	}
@@ -68,11 +69,4 @@ func startSandbox(env config.Getenv) (*sandbox.Sandbox, config.Getenv, error) {
 		}
 		return withDefaults(name)
 	}, nil
-}
-
-func withDefaultsListen(env config.Getenv) string {
-	if v := env("VERIFIER_LISTEN_ADDR"); v != "" {
-		return v
-	}
-	return sandboxDefaults["VERIFIER_LISTEN_ADDR"]
 }

@@ -24,11 +24,11 @@ import (
 // serve wires configuration, store, clients and server, and runs until ctx ends, then drains. With
 // sandboxMode (or VERIFIER_SANDBOX=true) it first starts the simulators and points the configuration at them.
 func serve(ctx context.Context, getenv config.Getenv, sandboxMode bool, logOut io.Writer) error {
-	sandboxMode = sandboxMode || config.Load(getenv).Sandbox
+	cfg := config.Load(getenv)
 	var sb *sandbox.Sandbox
 	outbound := &http.Client{Timeout: 15 * time.Second}
 	logger := logging.New(logOut, slog.LevelInfo)
-	if sandboxMode {
+	if sandboxMode || cfg.Sandbox {
 		var err error
 		if sb, getenv, err = startSandbox(getenv); err != nil {
 			return err
@@ -36,8 +36,8 @@ func serve(ctx context.Context, getenv config.Getenv, sandboxMode bool, logOut i
 		defer sb.Close()
 		outbound.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: sb.RootCAs()}}
 		logger = logger.With("mode", "SANDBOX")
+		cfg = config.Load(getenv) // pointed at the simulators
 	}
-	cfg := config.Load(getenv)
 	descriptors, err := wellknown.Load(cfg.WellKnown.DIDJSON, cfg.WellKnown.DIDConfigurationJSON)
 	if err := errors.Join(cfg.Validate(), err); err != nil {
 		return configError{err}

@@ -89,7 +89,7 @@ func describeMicrosoft(err error) error {
 		}
 		f.code = body.Error
 		if c := aadstsCode.FindString(body.Description); c != "" {
-			f.code = strings.TrimPrefix(strings.TrimSpace(body.Error+" "+c), " ")
+			f.code = strings.TrimSpace(body.Error + " " + c)
 			f.fix = microsoftFixes[c]
 		}
 		if f.fix == "" {
