@@ -40,8 +40,7 @@ type Store interface {
 	Journey(ctx context.Context, id string) (*store.Journey, error)
 	JourneyByLaunch(ctx context.Context, launchHash string) (*store.Journey, error)
 	UpdateJourney(ctx context.Context, id string, fn store.JourneyUpdater) (*store.Journey, error)
-	BindJourneyOwner(ctx context.Context, ownerHash, id string, until time.Time) error
-	JourneyByOwner(ctx context.Context, ownerHash string) (*store.Journey, error)
+	store.Owners
 	Presentation(ctx context.Context, id string) (*store.Presentation, error)
 	UpdatePresentation(ctx context.Context, id string, fn store.PresentationUpdater) (*store.Presentation, error)
 	IPASession(ctx context.Context, id string) (*store.IPASession, error)
@@ -183,7 +182,7 @@ func (s *Service) Open(ctx context.Context, token, ownerHash string) (*store.Jou
 	}
 	// The owner index is written after the journey (and again at every reopening): a crash in between
 	// leaves a browser whose next opening repairs it.
-	if err := s.store.BindJourneyOwner(ctx, ownerHash, j.ID, j.DropAt()); err != nil {
+	if err := s.store.SetNewest(ctx, ownerHash, store.KindJourney, j.ID, j.DropAt()); err != nil {
 		return nil, err
 	}
 	slog.InfoContext(ctx, "journey link opened", "journeyId", j.ID, "openedAt", j.OpenedAt)
@@ -196,7 +195,11 @@ func (s *Service) Active(ctx context.Context, ownerHash string) (*store.Journey,
 	if ownerHash == "" {
 		return nil, store.ErrNotFound
 	}
-	j, err := s.store.JourneyByOwner(ctx, ownerHash)
+	id, err := s.store.Newest(ctx, ownerHash, store.KindJourney)
+	if err != nil {
+		return nil, err
+	}
+	j, err := s.store.Journey(ctx, id)
 	if err != nil {
 		return nil, err
 	}

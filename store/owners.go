@@ -12,6 +12,8 @@ type Kind string
 const (
 	KindIPASession   Kind = "ipa"
 	KindPresentation Kind = "presentation"
+	// KindJourney is the backend journey a launch link put the browser in.
+	KindJourney Kind = "journey"
 )
 
 // Owners is the owner index: for each browser (binding-cookie hash) and kind, the ID of the newest record

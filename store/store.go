@@ -212,11 +212,6 @@ type Store interface {
 	// UpdateJourney is UpdatePresentation for journeys (ID and LaunchHash are kept); the record's drop
 	// time follows the updated ExpiresAt.
 	UpdateJourney(ctx context.Context, id string, fn JourneyUpdater) (*Journey, error)
-	// BindJourneyOwner records that the browser whose owner hash is ownerHash is in journey id, until until;
-	// a later binding of the same browser replaces it. Idempotent.
-	BindJourneyOwner(ctx context.Context, ownerHash, id string, until time.Time) error
-	// JourneyByOwner returns the journey the browser ownerHash was last bound to (ErrNotFound for none).
-	JourneyByOwner(ctx context.Context, ownerHash string) (*Journey, error)
 
 	// Watch returns a channel that receives a value after each update of the record named by topic
 	// (see PresentationTopic, IPATopic). Updates may coalesce: readers re-read the record. The channel is

@@ -7,12 +7,6 @@ import (
 	"github.com/entra-verifier/entra-verifier/store"
 )
 
-// ownerBinding is the journey a browser was last bound to, until a time.
-type ownerBinding struct {
-	id    string
-	until time.Time
-}
-
 // CreateJourney implements store.Store.
 func (s *Store) CreateJourney(_ context.Context, j *store.Journey, outbox ...*store.Delivery) error {
 	return create(s, &s.journeys, j.ID, j.LaunchHash, j, outbox)
@@ -46,25 +40,6 @@ func (s *Store) UpdateJourney(_ context.Context, id string, fn store.JourneyUpda
 	}, store.JourneyTopic(id))
 }
 
-// BindJourneyOwner implements store.Store.
-func (s *Store) BindJourneyOwner(_ context.Context, ownerHash, id string, until time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.owners[ownerHash] = ownerBinding{id: id, until: until}
-	return nil
-}
-
-// JourneyByOwner implements store.Store.
-func (s *Store) JourneyByOwner(_ context.Context, ownerHash string) (*store.Journey, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, ok := s.owners[ownerHash]
-	if !ok || s.dropped(b.until) {
-		return nil, store.ErrNotFound
-	}
-	return s.readJourney(s.journeys.byID[b.id])
-}
-
 // enqueueLocked stores copies of outbox's deliveries (a timer of the same id replaces the earlier one).
 func (s *Store) enqueueLocked(outbox []*store.Delivery) {
 	for _, d := range outbox {
@@ -78,11 +53,6 @@ func (s *Store) sweepJourneysLocked(now time.Time) {
 		if !now.Before(j.DropAt()) {
 			delete(s.journeys.byID, id)
 			delete(s.journeys.index, j.LaunchHash)
-		}
-	}
-	for owner, b := range s.owners {
-		if !now.Before(b.until) {
-			delete(s.owners, owner)
 		}
 	}
 }

@@ -37,7 +37,6 @@ type Store struct {
 	windows       map[string]*window
 	deliveries    map[string]*store.Delivery
 	journeys      table[*store.Journey]
-	owners        map[string]ownerBinding
 	latest        map[ownerKey]newest
 
 	stop chan struct{}
@@ -65,7 +64,6 @@ func New(opts Options) *Store {
 		windows:       map[string]*window{},
 		deliveries:    map[string]*store.Delivery{},
 		journeys:      newTable[*store.Journey](),
-		owners:        map[string]ownerBinding{},
 		latest:        map[ownerKey]newest{},
 		stop:          make(chan struct{}),
 		done:          make(chan struct{}),

@@ -91,7 +91,7 @@ func TestEveryKeyHasATTL(t *testing.T) {
 				})
 				require.NoError(t, err)
 				owner := "owner-" + storetest.ID()
-				require.NoError(t, s.BindJourneyOwner(ctx, owner, j.ID, j.DropAt()))
+				require.NoError(t, s.SetNewest(ctx, owner, store.KindJourney, j.ID, j.DropAt()))
 				step := storetest.NewPresentation(time.Minute)
 				step.Journey = j.Ref(true)
 				require.NoError(t, s.CreatePresentation(ctx, step, store.NewTimer(store.TimerPresentation, step.ID, step.ExpiresAt)))

@@ -14,7 +14,8 @@ import (
 //	P j:{b}:<journeyId>    the journey's JSON record, in its id's bucket, expiring at Journey.DropAt (moved by
 //	                       updates); its deliveries join that bucket's outbox queue, its channel is there too
 //	P jl:{b}:<launchHash>  launch index: the journey's id, in the launch hash's bucket
-//	P jo:{b}:<ownerHash>   owner index: the id of the journey a browser was last bound to
+//
+// The journey a browser was last bound to is in the owner index (owners.go), as store.KindJourney.
 //
 // Like a record's id pointer, the launch index is written (SET NX) before the record it names, so a crash in
 // between leaves an index to nothing, which reads as store.ErrNotFound, never a record without its index.
@@ -23,7 +24,6 @@ import (
 
 func (k keys) journey(id string) string         { return k.in("j", bucketOf(id), id) }
 func (k keys) journeyLaunch(hash string) string { return k.in("jl", bucketOf(hash), hash) }
-func (k keys) journeyOwner(owner string) string { return k.in("jo", bucketOf(owner), owner) }
 
 // CreateJourney implements store.Store: the launch index first, then the record with its outbox.
 func (s *Store) CreateJourney(ctx context.Context, j *store.Journey, outbox ...*store.Delivery) error {
@@ -93,23 +93,4 @@ func (s *Store) UpdateJourney(ctx context.Context, id string, fn store.JourneyUp
 				store.JourneyTopic(id), nil, time.Time{}, next.DropAt(), outbox)
 		},
 		func(*store.Journey) error { return s.settle(ctx, b) })
-}
-
-// BindJourneyOwner implements store.Store.
-func (s *Store) BindJourneyOwner(ctx context.Context, ownerHash, id string, until time.Time) error {
-	ctx, cancel := s.call(ctx)
-	defer cancel()
-	_, err := s.durable(ctx, setScript, []string{s.keys.journeyOwner(ownerHash)}, id, unixMilli(until))
-	return wrap(ctx, "bind journey owner", err)
-}
-
-// JourneyByOwner implements store.Store.
-func (s *Store) JourneyByOwner(ctx context.Context, ownerHash string) (*store.Journey, error) {
-	ctx, cancel := s.call(ctx)
-	defer cancel()
-	id, err := s.rdb.Get(ctx, s.keys.journeyOwner(ownerHash)).Result()
-	if err != nil {
-		return nil, wrap(ctx, "read journey by owner", err)
-	}
-	return s.journey(ctx, id)
 }

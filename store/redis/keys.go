@@ -22,7 +22,7 @@ const Buckets = 16
 //	P pc:{b}:<state>       its claims                  P iid:{b}:<id>  → token hash
 //	P i:{b}:<token hash>   IPA session JSON
 //	P j:{b}:<journey id>   journey JSON (journeys.go)   P jl:{b}:<launch hash> → journey id
-//	P jo:{b}:<owner hash>  → journey id                 P o:{b}:<owner hash>:<kind> → newest id (owners.go)
+//	P o:{b}:<owner hash>:<kind> → newest id of the browser's records of kind, its journey too (owners.go)
 //	P w:{b}:<topic>        notification channel       P hb:{b}:<rand> pub/sub heartbeat channel
 //	P dq:{b}               outbox queue (zset: id → next attempt)
 //	P dd:{b}               outbox bodies (hash: id → "<end ms>|<JSON>")

@@ -88,19 +88,19 @@ func testJourney(t *testing.T, s store.Store) {
 		assert.Equal(t, d.Timer, queued[d.ID].Timer)
 	}
 
-	_, err = s.JourneyByOwner(ctx, "owner-1")
+	_, err = s.Newest(ctx, "owner-1", store.KindJourney)
 	require.ErrorIs(t, err, store.ErrNotFound, "no binding yet")
-	require.NoError(t, s.BindJourneyOwner(ctx, "owner-1", j.ID, time.Now().Add(time.Hour)))
-	require.NoError(t, s.BindJourneyOwner(ctx, "owner-1", j.ID, time.Now().Add(time.Hour)), "idempotent")
-	byOwner, err := s.JourneyByOwner(ctx, "owner-1")
+	require.NoError(t, s.SetNewest(ctx, "owner-1", store.KindJourney, j.ID, time.Now().Add(time.Hour)))
+	require.NoError(t, s.SetNewest(ctx, "owner-1", store.KindJourney, j.ID, time.Now().Add(time.Hour)), "idempotent")
+	byOwner, err := s.Newest(ctx, "owner-1", store.KindJourney)
 	require.NoError(t, err)
-	assert.Equal(t, j.ID, byOwner.ID)
+	assert.Equal(t, j.ID, byOwner)
 	later := NewJourney(time.Hour)
 	require.NoError(t, s.CreateJourney(ctx, later))
-	require.NoError(t, s.BindJourneyOwner(ctx, "owner-1", later.ID, time.Now().Add(time.Hour)))
-	byOwner, err = s.JourneyByOwner(ctx, "owner-1")
+	require.NoError(t, s.SetNewest(ctx, "owner-1", store.KindJourney, later.ID, time.Now().Add(time.Hour)))
+	byOwner, err = s.Newest(ctx, "owner-1", store.KindJourney)
 	require.NoError(t, err)
-	assert.Equal(t, later.ID, byOwner.ID, "a later binding of the same browser replaces the first")
+	assert.Equal(t, later.ID, byOwner, "a later binding of the same browser replaces the first")
 }
 
 // testJourneyRace: concurrent updaters of one journey are serialised; only one moves a step pointer.
