@@ -1,11 +1,8 @@
 package result
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
-
-	cryptorand "crypto/rand"
 
 	"github.com/entra-verifier/entra-verifier/store"
 )
@@ -116,13 +113,12 @@ func (w *Webhook) JourneyDelivery(st JourneyStatus, after time.Time) (*store.Del
 		st.Presentation = &p
 	}
 	now := w.now().UTC()
-	body, err := json.Marshal(journeyEvent{Type: "journey." + st.Status, Timestamp: rfc3339(now), Data: st})
+	d, err := newDelivery(journeyEvent{Type: "journey." + st.Status, Timestamp: rfc3339(now), Data: st}, now)
 	if err != nil {
 		return nil, fmt.Errorf("encode journey event: %w", err)
 	}
-	due := now
-	if !after.Before(due) {
-		due = after.Add(time.Millisecond)
+	if !after.Before(now) {
+		d.NextAttempt = after.Add(time.Millisecond)
 	}
-	return &store.Delivery{ID: "msg_" + cryptorand.Text(), Body: body, NextAttempt: due, CreatedAt: now}, nil
+	return d, nil
 }

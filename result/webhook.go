@@ -85,12 +85,21 @@ func (w *Webhook) now() time.Time {
 // transition that caused it (store.Store.UpdatePresentation, UpdateIPASession), so a crash cannot keep one
 // without the other; whichever replica's Run claims it first sends it.
 func (w *Webhook) Delivery(ev Event) (*store.Delivery, error) {
-	body, err := json.Marshal(ev)
+	d, err := newDelivery(ev, w.now().UTC())
 	if err != nil {
 		return nil, fmt.Errorf("encode result event: %w", err)
 	}
-	now := w.now().UTC()
-	return &store.Delivery{ID: "msg_" + cryptorand.Text(), Body: body, NextAttempt: now, CreatedAt: now, ClaimsUntil: ev.ClaimsUntil}, nil
+	d.ClaimsUntil = ev.ClaimsUntil
+	return d, nil
+}
+
+// newDelivery is event v as a delivery made at now and due then, under a new webhook-id.
+func newDelivery(v any, now time.Time) (*store.Delivery, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return &store.Delivery{ID: "msg_" + cryptorand.Text(), Body: body, NextAttempt: now, CreatedAt: now}, nil
 }
 
 // Run delivers due events with Workers workers until ctx ends, and returns once every one has stopped.
