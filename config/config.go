@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/entra-verifier/entra-verifier/logging"
-	goredis "github.com/redis/go-redis/v9"
+	redisstore "github.com/entra-verifier/entra-verifier/store/redis"
 )
 
 // Regions maps an IDEMIA platform region to the DID that issues its VerifiedIdentity credentials.
@@ -262,35 +262,19 @@ func (v *validator) regions(c *Config) {
 	}
 }
 
-// redisURLForms are the URL forms of each VERIFIER_REDIS_MODE, each checked by go-redis's own parser.
-var redisURLForms = map[string]struct {
-	form  string
-	parse func(string) error
-}{
-	"single": {"redis://[user:pass@]host:port/db", func(u string) error { _, err := goredis.ParseURL(u); return err }},
-	"sentinel": {"redis://[user:pass@]sentinel:26379/db?master_name=NAME&addr=sentinel2:26379",
-		func(u string) error {
-			o, err := goredis.ParseFailoverURL(u)
-			if err == nil && o.MasterName == "" {
-				err = errors.New("no master_name")
-			}
-			return err
-		}},
-	"cluster": {"redis://[user:pass@]node:6379?addr=node2:6379", func(u string) error { _, err := goredis.ParseClusterURL(u); return err }},
-}
-
 func (v *validator) redis(c *Config) {
-	mode, ok := redisURLForms[c.RedisMode]
-	if !ok {
+	mode := redisstore.Mode(c.RedisMode)
+	form := redisstore.URLForm(mode)
+	if form == "" {
 		v.addf("VERIFIER_REDIS_MODE", "must be single, sentinel or cluster, got %q", c.RedisMode)
 	}
 	switch {
 	case c.RedisURL == "":
 		v.addf("REDIS_URL", "missing: required when VERIFIER_STORE=redis")
-	case ok && mode.parse(c.RedisURL) != nil: // the parser's message may repeat the password: not shown
-		v.addf("REDIS_URL", "not a VERIFIER_REDIS_MODE=%s URL (%s, or rediss:// for TLS)", c.RedisMode, mode.form)
+	case form != "" && redisstore.CheckURL(c.RedisURL, mode) != nil: // its message is the store's own
+		v.addf("REDIS_URL", "not a VERIFIER_REDIS_MODE=%s URL (%s, or rediss:// for TLS)", c.RedisMode, form)
 	}
-	if strings.ContainsAny(c.RedisPrefix, "{}") {
+	if err := redisstore.CheckPrefix(c.RedisPrefix); err != nil {
 		v.addf("REDIS_KEY_PREFIX", "may not contain { or } (they would change the keys' hash tags)")
 	}
 }

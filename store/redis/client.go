@@ -40,14 +40,26 @@ const (
 	clusterReload = 2 * time.Second
 )
 
+// urlForms are the REDIS_URL forms of the modes, for messages.
+var urlForms = map[Mode]string{
+	ModeSingle:   "redis://[user:pass@]host:port/db",
+	ModeSentinel: "redis://[user:pass@]sentinel:26379/db?master_name=NAME&addr=sentinel2:26379",
+	ModeCluster:  "redis://[user:pass@]node:6379?addr=node2:6379",
+}
+
+// URLForm is the REDIS_URL form of mode (rediss:// for TLS), "" for an unknown mode.
+func URLForm(mode Mode) string { return urlForms[mode] }
+
+// CheckURL reports whether url is a REDIS_URL of mode, read by go-redis's own parser for it, as Open reads
+// it. The error never repeats the URL: it may hold a password.
+func CheckURL(url string, mode Mode) error {
+	_, err := parseURL(url, mode)
+	return err
+}
+
 // errInvalidURL never repeats the URL: it may hold a password.
 func errInvalidURL(mode Mode) error {
-	forms := map[Mode]string{
-		ModeSingle:   "redis://[user:pass@]host:port/db or rediss://…",
-		ModeSentinel: "redis://[user:pass@]sentinel:26379/db?master_name=NAME&addr=sentinel2:26379",
-		ModeCluster:  "redis://[user:pass@]node:6379?addr=node2:6379",
-	}
-	return fmt.Errorf("redis store: invalid REDIS_URL for VERIFIER_REDIS_MODE=%s (expected %s)", mode, forms[mode])
+	return fmt.Errorf("redis store: invalid REDIS_URL for VERIFIER_REDIS_MODE=%s (expected %s or rediss://…)", mode, urlForms[mode])
 }
 
 // tuning points at the settings every go-redis options struct shares, so one function fills in what the
@@ -89,38 +101,41 @@ func (t tuning) apply(name string) {
 
 var noMaint = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 
+// parseURL reads url with go-redis's own parser for mode: *goredis.Options, *goredis.FailoverOptions or
+// *goredis.ClusterOptions.
+func parseURL(url string, mode Mode) (any, error) {
+	var o any
+	var err error
+	switch mode {
+	case ModeSingle, "":
+		mode = ModeSingle
+		o, err = goredis.ParseURL(url)
+	case ModeSentinel:
+		var f *goredis.FailoverOptions
+		if f, err = goredis.ParseFailoverURL(url); err == nil && f.MasterName == "" {
+			err = errors.New("no master_name")
+		}
+		o = f
+	case ModeCluster:
+		o, err = goredis.ParseClusterURL(url)
+	default:
+		return nil, fmt.Errorf("redis store: unknown VERIFIER_REDIS_MODE %q (use single, sentinel or cluster)", mode)
+	}
+	if err != nil {
+		return nil, errInvalidURL(mode)
+	}
+	return o, nil
+}
+
 // newClient parses url with go-redis's own parser for mode and returns the client; name, when given,
 // overrides the client name and pool caps the pool (0: the URL's or the default).
 func newClient(url string, mode Mode, name string, pool int) (goredis.UniversalClient, error) {
-	switch mode {
-	case ModeSingle, "":
-		o, err := goredis.ParseURL(url)
-		if err != nil {
-			return nil, errInvalidURL(ModeSingle)
-		}
-		tuning{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolSize, &o.MaxRetries, &o.DialerRetries,
-			&o.ClientName, &o.DisableIdentity, &o.ContextTimeoutEnabled}.apply(name)
-		o.MaintNotificationsConfig = noMaint
-		if pool > 0 {
-			o.PoolSize = pool
-		}
-		return goredis.NewClient(o), nil
-	case ModeSentinel:
-		o, err := goredis.ParseFailoverURL(url)
-		if err != nil || o.MasterName == "" {
-			return nil, errInvalidURL(mode)
-		}
-		tuning{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolSize, &o.MaxRetries, &o.DialerRetries,
-			&o.ClientName, &o.DisableIdentity, &o.ContextTimeoutEnabled}.apply(name)
-		if pool > 0 {
-			o.PoolSize = pool
-		}
-		return goredis.NewFailoverClient(o), nil
-	case ModeCluster:
-		o, err := goredis.ParseClusterURL(url)
-		if err != nil {
-			return nil, errInvalidURL(mode)
-		}
+	opts, err := parseURL(url, mode)
+	if err != nil {
+		return nil, err
+	}
+	switch o := opts.(type) {
+	case *goredis.ClusterOptions:
 		tuning{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolSize, &o.MaxRetries, &o.DialerRetries,
 			&o.ClientName, &o.DisableIdentity, &o.ContextTimeoutEnabled}.apply(name)
 		o.MaintNotificationsConfig = noMaint
@@ -131,8 +146,23 @@ func newClient(url string, mode Mode, name string, pool int) (goredis.UniversalC
 			o.PoolSize = pool
 		}
 		return goredis.NewClusterClient(o), nil
+	case *goredis.Options:
+		tuning{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolSize, &o.MaxRetries, &o.DialerRetries,
+			&o.ClientName, &o.DisableIdentity, &o.ContextTimeoutEnabled}.apply(name)
+		o.MaintNotificationsConfig = noMaint
+		if pool > 0 {
+			o.PoolSize = pool
+		}
+		return goredis.NewClient(o), nil
+	case *goredis.FailoverOptions:
+		tuning{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolSize, &o.MaxRetries, &o.DialerRetries,
+			&o.ClientName, &o.DisableIdentity, &o.ContextTimeoutEnabled}.apply(name)
+		if pool > 0 {
+			o.PoolSize = pool
+		}
+		return goredis.NewFailoverClient(o), nil
 	default:
-		return nil, fmt.Errorf("redis store: unknown VERIFIER_REDIS_MODE %q (use single, sentinel or cluster)", mode)
+		panic(fmt.Sprintf("redis store: parseURL gave %T", opts))
 	}
 }
 

@@ -79,8 +79,8 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultPrefix
 	}
-	if strings.ContainsAny(opts.Prefix, "{}") {
-		return nil, errors.New("redis store: the key prefix may not contain '{' or '}'")
+	if err := CheckPrefix(opts.Prefix); err != nil {
+		return nil, err
 	}
 	if opts.Mode == "" {
 		opts.Mode = ModeSingle
@@ -114,6 +114,14 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	}
 	s.pubsub = newPubsubs(s, sub, name)
 	return s, nil
+}
+
+// CheckPrefix refuses a key prefix holding '{' or '}': they would change the keys' hash tags.
+func CheckPrefix(prefix string) error {
+	if strings.ContainsAny(prefix, "{}") {
+		return errors.New("redis store: the key prefix may not contain '{' or '}'")
+	}
+	return nil
 }
 
 // call gives one store call its deadline.
