@@ -32,7 +32,8 @@ test: fmt-check vet staticcheck unit deploy-check
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-vet:
+vet: # modules fetched first, so that vet's output is its findings only
+	@$(GO) mod download
 	$(GO) vet -tags $(TAGS) ./...
 
 staticcheck:
