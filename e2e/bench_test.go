@@ -55,9 +55,14 @@ func BenchmarkCallbackBareBaseline(b *testing.B) {
 }
 
 // BenchmarkCallbackVerified runs our whole callback path (middleware, decode, HMAC, store read, policy,
-// compare-and-swap, notify) moving a fresh request from Created to verified on each iteration.
+// compare-and-swap, notify) moving a fresh request from Created to verified on each iteration, on the memory
+// store and on the shared Redis server (one callback at a time: a round trip each).
 func BenchmarkCallbackVerified(b *testing.B) {
-	h := New(b, nil)
+	b.Run("memory", func(b *testing.B) { benchCallbacks(b, New(b, nil)) })
+	b.Run("redis", func(b *testing.B) { benchCallbacks(b, New(b, SharedRedis(b))) })
+}
+
+func benchCallbacks(b *testing.B, h *Harness) {
 	handler := h.App.Server.Handler()
 	type call struct {
 		key  string

@@ -10,7 +10,10 @@ import (
 	"log/slog"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 type ctxKey struct{}
@@ -40,13 +43,16 @@ func (r redactor) Enabled(ctx context.Context, l slog.Level) bool { return r.nex
 
 func (r redactor) Handle(ctx context.Context, rec slog.Record) error {
 	out := slog.NewRecord(rec.Time, rec.Level, scrub(rec.Message), rec.PC)
+	var buf [8]slog.Attr // an ordinary line's attributes, redacted, added at once (one growth at most)
+	attrs := buf[:0]
 	rec.Attrs(func(a slog.Attr) bool {
-		out.AddAttrs(redact(a))
+		attrs = append(attrs, redact(a))
 		return true
 	})
 	if id := RequestID(ctx); id != "" {
-		out.AddAttrs(slog.String("request_id", id))
+		attrs = append(attrs, slog.String("request_id", id))
 	}
+	out.AddAttrs(attrs...)
 	return r.next.Handle(ctx, out)
 }
 
@@ -67,15 +73,27 @@ const Redacted = "[REDACTED]"
 var sensitiveKeys = []string{"claim", "portrait", "photo", "token", "api-key", "apikey", "api_key", "secret",
 	"password", "authorization", "cookie", "body", "assertion", "credential"}
 
+// sensitive reports whether an attribute named key must not show its value. Names come from code, a few
+// dozen in all, so answers are remembered (up to maxNames: past them, a name made from data, each is
+// worked out again).
 func sensitive(key string) bool {
-	k := strings.ToLower(key)
-	for _, s := range sensitiveKeys {
-		if strings.Contains(k, s) {
-			return true
-		}
+	if v, ok := names.Load(key); ok {
+		return v.(bool)
 	}
-	return false
+	k := strings.ToLower(key)
+	answer := slices.ContainsFunc(sensitiveKeys, func(s string) bool { return strings.Contains(k, s) })
+	if namesKept.Load() < maxNames && namesKept.Add(1) <= maxNames {
+		names.Store(key, answer)
+	}
+	return answer
 }
+
+const maxNames = 1024
+
+var (
+	names     sync.Map // attribute name → sensitive's answer
+	namesKept atomic.Int32
+)
 
 // Vetted is a group whose producer has already hidden its secrets, by its own list rather than by name
 // fragments: config.Config.LogValue, where config.Variables marks the secrets, so VERIFIER_CLAIMS_RETENTION
@@ -139,9 +157,13 @@ func redact(a slog.Attr) slog.Attr {
 		if err, ok := v.Any().(error); ok {
 			return slog.String(a.Key, scrub(err.Error()))
 		}
-		switch reflect.ValueOf(v.Any()).Kind() {
+		switch rv := reflect.ValueOf(v.Any()); rv.Kind() {
 		case reflect.Map, reflect.Slice, reflect.Array, reflect.Struct, reflect.Pointer, reflect.Interface:
 			return slog.String(a.Key, Redacted) // headers, bodies, claims, records: never logged
+		case reflect.String:
+			if _, ok := v.Any().(fmt.Stringer); !ok { // a named string, such as a status: its text, without fmt
+				return slog.String(a.Key, scrub(rv.String()))
+			}
 		}
 		return slog.String(a.Key, scrub(v.String()))
 	}

@@ -15,6 +15,9 @@ import (
 	"github.com/entra-verifier/entra-verifier/logging"
 )
 
+// status is a named string, as store's statuses are.
+type status string
+
 func TestRedaction(t *testing.T) {
 	const jwt = "eyJhbGciOiJSUzI1NiJ9.eyJyb2xlcyI6WyJWZXJpZmlhYmxlQ3JlZGVudGlhbC5DcmVhdGUuQWxsIl19.c2lnbmF0dXJlLXBsYWNlaG9sZGVy"
 	portrait := "_9j_4AAQSkZJRgABAQAAAQABAAD_2wBDAAgGBgcGBQgHBwcJCQgKDBQNDAsLDBkSEw8UHRofHh0aHBwgJC4nICIsIxwc"
@@ -41,6 +44,8 @@ func TestRedaction(t *testing.T) {
 		{"string map of claims", func(l *slog.Logger) { l.Info("x", "c", map[string]string{"firstName": "Megan"}) }, "Megan", ""},
 		{"form values", func(l *slog.Logger) { l.Info("x", "form", url.Values{"client_secret": {"s3cr3t"}}) }, "s3cr3t", ""},
 		{"struct", func(l *slog.Logger) { l.Info("x", "rec", struct{ Name string }{"Megan"}) }, "Megan", ""},
+		{"named string", func(l *slog.Logger) { l.Info("x", "to", status("verified")) }, "[REDACTED]", `"to":"verified"`},
+		{"named string holding a token", func(l *slog.Logger) { l.Info("x", "to", status("Bearer "+jwt)) }, jwt, `"to":"Bearer [REDACTED]"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,10 @@
 package logging
 
 import (
+	"context"
+	"io"
+	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -64,4 +68,36 @@ func BenchmarkScrub(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkLine logs the line an accepted callback writes, through the redactor and through the bare JSON
+// handler it wraps (the floor).
+func BenchmarkLine(b *testing.B) {
+	ctx := WithRequestID(context.Background(), "0f3c2a1e-8d2b-4c1a-9a51-5f2d9c3b7e10")
+	for _, bc := range []struct {
+		name string
+		wrap func(slog.Handler) slog.Handler
+	}{{"redacted", Redact}, {"bare", func(h slog.Handler) slog.Handler { return h }}} {
+		b.Run(bc.name, func(b *testing.B) {
+			log := slog.New(bc.wrap(slog.NewJSONHandler(io.Discard, nil)))
+			b.ReportAllocs()
+			for b.Loop() {
+				log.InfoContext(ctx, "presentation request moved", "requestId", "e4ef27ca-eb8c-4b63-823b-3b95140eac11",
+					"from", "request_retrieved", "to", "verified", "reason", "", "webhook_id", "")
+			}
+		})
+	}
+}
+
+// TestSensitiveNamesPastTheCache: names beyond the remembered ones get the same answers.
+func TestSensitiveNamesPastTheCache(t *testing.T) {
+	for i := range maxNames + 10 {
+		n := strconv.Itoa(i)
+		assert.False(t, sensitive("field"+n))
+		assert.True(t, sensitive("Client_Secret_"+n))
+		assert.True(t, sensitive("X-API-Key-"+n))
+	}
+	assert.LessOrEqual(t, namesKept.Load(), int32(maxNames+1))
+	assert.True(t, sensitive("idToken"))
+	assert.False(t, sensitive("requestId"))
 }

@@ -2,10 +2,7 @@ package verifier
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -73,7 +70,7 @@ type Service struct {
 	cfg     *config.Config
 	creator Creator
 	store   Store
-	secret  []byte
+	keys    *APIKeys
 	events  Events
 	rules   Rules
 	now     func() time.Time
@@ -81,7 +78,7 @@ type Service struct {
 
 // NewService returns a Service for o.
 func NewService(o Options) *Service {
-	s := &Service{cfg: o.Config, creator: o.Creator, store: o.Store, secret: o.Secret, events: o.Events, now: o.Now,
+	s := &Service{cfg: o.Config, creator: o.Creator, store: o.Store, keys: NewAPIKeys(o.Secret), events: o.Events, now: o.Now,
 		rules: Rules{Policy: Policy{AcceptedIssuers: o.Config.AcceptedIssuers()}, ClaimsRetention: o.Config.ClaimsRetention}}
 	if o.Config.Entra.FaceCheck {
 		s.rules.Policy.FaceCheckThreshold = float64(o.Config.Entra.FaceCheckThreshold)
@@ -90,13 +87,6 @@ func NewService(o Options) *Service {
 		s.now = time.Now
 	}
 	return s
-}
-
-// APIKey is the per-request callback secret: base64url(HMAC-SHA256(secret, state)), unpadded.
-func APIKey(secret []byte, state string) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(state))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // Request returns the createPresentationRequest body for a new callback state.
@@ -118,7 +108,7 @@ func (s *Service) request(state string, expected map[string]string) *Presentatio
 		Callback: CallbackSpec{
 			URL:     s.cfg.URL(routes.EntraCallback),
 			State:   state,
-			Headers: map[string]string{"api-key": APIKey(s.secret, state)},
+			Headers: map[string]string{"api-key": s.keys.Key(state)},
 		},
 		RequestedCredentials: []RequestedCredential{{
 			Type:            CredentialType,
@@ -246,8 +236,7 @@ func (s *Service) HandleCallback(ctx context.Context, apiKey string, body []byte
 	if err != nil {
 		return Outcome{}, err
 	}
-	want := APIKey(s.secret, cb.State)
-	if subtle.ConstantTimeCompare([]byte(apiKey), []byte(want)) != 1 {
+	if !s.keys.Valid(cb.State, apiKey) {
 		return Outcome{}, ErrUnauthorized
 	}
 	id, err := s.requestOf(ctx, cb)

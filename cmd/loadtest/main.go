@@ -72,6 +72,9 @@ func run(args []string, out io.Writer) error {
 	if *quick {
 		o.callbacks, o.paced, o.cycles, o.latency, o.pending, o.watchers, o.rate = 400, 200, 100, 20, 500, 100, 500
 	}
+	if err := o.check(); err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
@@ -114,5 +117,23 @@ func run(args []string, out io.Writer) error {
 		return fmt.Errorf("run exceeded -timeout %s", o.timeout)
 	}
 	rep.print(out, o, time.Since(start))
+	return nil
+}
+
+// check refuses counts a scenario cannot run with: the callback runs send two per request, so fewer than two
+// would create none.
+func (o *options) check() error {
+	for _, c := range []struct {
+		name   string
+		n, min int
+	}{{"callbacks", o.callbacks, 2}, {"paced", o.paced, 2}, {"cycles", o.cycles, 1}, {"create-latency", o.latency, 1},
+		{"pending", o.pending, 1}, {"watchers", o.watchers, 1}, {"concurrency", o.concurrency, 1}} {
+		if c.n < c.min {
+			return fmt.Errorf("-%s %d: at least %d", c.name, c.n, c.min)
+		}
+	}
+	if o.rate <= 0 {
+		return fmt.Errorf("-rate %g: must be above 0", o.rate)
+	}
 	return nil
 }
