@@ -31,6 +31,17 @@ type sample struct {
 	firstErr  error
 }
 
+// plus is s and t as one sample: their operations, errors and time summed, their latencies merged.
+func (s sample) plus(t sample) sample {
+	out := sample{n: s.n + t.n, errors: s.errors + t.errors, elapsed: s.elapsed + t.elapsed, firstErr: s.firstErr}
+	if out.firstErr == nil {
+		out.firstErr = t.firstErr
+	}
+	out.lat = slices.Concat(s.lat, t.lat)
+	slices.Sort(out.lat)
+	return out
+}
+
 func (s sample) perSecond() float64 { return float64(s.n-s.errors) / s.elapsed.Seconds() }
 
 func (s sample) pct(p float64) time.Duration {

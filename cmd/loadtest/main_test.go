@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -25,4 +27,23 @@ func TestCountsTooSmallAreRefused(t *testing.T) {
 			assert.EqualError(t, run(tc.args, io.Discard), tc.want)
 		})
 	}
+}
+
+// TestRoundsAddUp: the rounds of a scenario make one sample (operations, errors and time summed, latencies
+// merged in order, the first error kept) and per-operation means weighted by each round's operations.
+func TestRoundsAddUp(t *testing.T) {
+	first := errors.New("first")
+	a := sample{n: 4, errors: 1, elapsed: time.Second, lat: []time.Duration{1, 5, 9}, firstErr: first}
+	b := sample{n: 2, elapsed: 3 * time.Second, lat: []time.Duration{2, 7}, firstErr: errors.New("second")}
+	got := sample{}.plus(a).plus(b)
+	assert.Equal(t, 6, got.n)
+	assert.Equal(t, 1, got.errors)
+	assert.Equal(t, 4*time.Second, got.elapsed)
+	assert.Equal(t, []time.Duration{1, 2, 5, 7, 9}, got.lat)
+	assert.Same(t, first, got.firstErr)
+	assert.InDelta(t, 5.0/4, got.perSecond(), 1e-9)
+
+	mean := alloc{}.plus(alloc{objects: 100, cpu: 60}, 0, 3).plus(alloc{objects: 200, cpu: 90}, 3, 1)
+	assert.Equal(t, alloc{objects: 125, cpu: 67.5}, mean)
+	assert.Equal(t, alloc{}, alloc{}.plus(alloc{}, 0, 0))
 }

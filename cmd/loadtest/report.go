@@ -12,6 +12,16 @@ import (
 // Redis's own CPU time per operation (seconds).
 type alloc struct{ objects, bytes, trips, cpu, redisCPU float64 }
 
+// plus is the per-operation mean of a (over n operations) and b (over m).
+func (a alloc) plus(b alloc, n, m int) alloc {
+	if n+m == 0 {
+		return alloc{}
+	}
+	mean := func(x, y float64) float64 { return (x*float64(n) + y*float64(m)) / float64(n+m) }
+	return alloc{objects: mean(a.objects, b.objects), bytes: mean(a.bytes, b.bytes), trips: mean(a.trips, b.trips),
+		cpu: mean(a.cpu, b.cpu), redisCPU: mean(a.redisCPU, b.redisCPU)}
+}
+
 // row is one scenario measured on the verifier and on the bare floor.
 type row struct {
 	name                string

@@ -48,13 +48,35 @@ func (p *phase) measure(c *child, fn func() sample) (sample, alloc, error) {
 		trips: (after.trips - before.trips) / n, cpu: (after.cpu - before.cpu) / n, redisCPU: (redisAfter - redisBefore) / n}, nil
 }
 
+// rounds interleaves the floor and ours in the callback scenarios, so that a slow or fast spell of a shared
+// machine falls on both: the requests are split into rounds, each sent to the floor and then to us, and the
+// rounds' samples are summed.
+const rounds = 4
+
 // callbacks sends n callbacks (request_retrieved for n/2 fresh requests, then presentation_verified for
-// each) to v, and the same bodies to the bare server; rate 0 means as fast as conc workers go.
+// each) to v, and the same bodies to the bare server, in rounds; rate 0 means as fast as conc workers go.
 func (p *phase) callbacks(name string, v *child, n, conc int, rate float64) error {
 	reqs, _, err := createMany(p.ctx, p.hc, p.up, v.base, n/2, p.o.concurrency)
 	if err != nil {
 		return err
 	}
+	r := row{name: name, conc: conc, rate: rate}
+	per := (len(reqs) + rounds - 1) / rounds
+	for lo := 0; lo < len(reqs); lo += per {
+		if err := p.callbackRound(&r, v, reqs[lo:min(lo+per, len(reqs))]); err != nil {
+			return err
+		}
+	}
+	if err := status(p.ctx, p.hc, v.base, reqs[len(reqs)-1], "verified"); err != nil {
+		return err
+	}
+	p.rep.add(r)
+	return nil
+}
+
+// callbackRound sends request_retrieved, then presentation_verified, for each of reqs to the floor and then to
+// v, adding both samples to r.
+func (p *phase) callbackRound(r *row, v *child, reqs []*created) error {
 	bodies := make([]callbackBodies, len(reqs))
 	for i, c := range reqs {
 		bodies[i] = bodiesFor(c)
@@ -66,7 +88,7 @@ func (p *phase) callbacks(name string, v *child, n, conc int, rate float64) erro
 		return reqs[i-len(reqs)], bodies[i-len(reqs)].verified
 	}
 	bare, bareAlloc, err := p.measure(p.bare, func() sample {
-		return drive(p.ctx, 2*len(reqs), conc, rate, func(ctx context.Context, i int) error {
+		return drive(p.ctx, 2*len(reqs), r.conc, r.rate, func(ctx context.Context, i int) error {
 			_, body := pick(i)
 			return send(ctx, p.hc, p.bare.base+"/callback", "", body, http.StatusNoContent)
 		})
@@ -75,7 +97,7 @@ func (p *phase) callbacks(name string, v *child, n, conc int, rate float64) erro
 		return err
 	}
 	ours, ourAlloc, err := p.measure(v, func() sample {
-		return drive(p.ctx, 2*len(reqs), conc, rate, func(ctx context.Context, i int) error {
+		return drive(p.ctx, 2*len(reqs), r.conc, r.rate, func(ctx context.Context, i int) error {
 			c, body := pick(i)
 			return send(ctx, p.hc, c.callbackURL, c.apiKey, body, http.StatusOK)
 		})
@@ -83,10 +105,8 @@ func (p *phase) callbacks(name string, v *child, n, conc int, rate float64) erro
 	if err != nil {
 		return err
 	}
-	if err := status(p.ctx, p.hc, v.base, reqs[len(reqs)-1], "verified"); err != nil {
-		return err
-	}
-	p.rep.add(row{name: name, ours: ours, bare: bare, ourAlloc: ourAlloc, bareAlloc: bareAlloc, conc: conc, rate: rate})
+	r.bareAlloc, r.ourAlloc = r.bareAlloc.plus(bareAlloc, r.bare.n, bare.n), r.ourAlloc.plus(ourAlloc, r.ours.n, ours.n)
+	r.bare, r.ours = r.bare.plus(bare), r.ours.plus(ours)
 	return nil
 }
 

@@ -38,6 +38,7 @@ func TestCheckGolden(t *testing.T) {
 			"VERIFIER_PUBLIC_URL": "http://verifier.example.com", "ENTRA_TENANT_ID": "tenant", "ENTRA_CLIENT_ID": "client",
 			"IPA_CLIENT_ID": "ipa-client",
 		}, false, 1},
+		{"sandbox-variable", map[string]string{"VERIFIER_SANDBOX": "true"}, false, 1},
 		{"unreachable", unreachable, false, 1},
 		{"unreachable-verbose", unreachable, true, 1},
 	}
