@@ -1,7 +1,7 @@
 // Package i18n holds the person's page's texts: one message catalogue per language (locales/*.json, the
 // same keys in each, English the reference), and the choice of a language from Accept-Language among the
-// offered ones (golang.org/x/text/language's matcher). The server renders its templates through a
-// message.Printer of the chosen language; the page's script receives the same catalogue as JSON.
+// offered ones (golang.org/x/text/language's matcher). The server renders its templates with the chosen
+// language's texts (Text); the page's script receives the same catalogue as JSON.
 package i18n
 
 import (
@@ -12,8 +12,6 @@ import (
 	"strings"
 
 	"golang.org/x/text/language"
-	"golang.org/x/text/message"
-	"golang.org/x/text/message/catalog"
 )
 
 //go:embed locales/*.json
@@ -28,7 +26,6 @@ type Catalogue struct {
 	tags     []language.Tag
 	matcher  language.Matcher
 	messages map[string]map[string]string // language → key → text
-	printers map[string]*message.Printer
 }
 
 // Load reads the catalogues of offered (nil or empty: Shipped), the first being the fallback. Every
@@ -41,8 +38,7 @@ func Load(offered []string) (*Catalogue, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Catalogue{offered: slices.Clone(offered), messages: map[string]map[string]string{}, printers: map[string]*message.Printer{}}
-	b := catalog.NewBuilder(catalog.Fallback(language.English))
+	c := &Catalogue{offered: slices.Clone(offered), messages: map[string]map[string]string{}}
 	for _, lang := range offered {
 		if !slices.Contains(Shipped, lang) {
 			return nil, fmt.Errorf("i18n: %q is not a shipped language (%s)", lang, strings.Join(Shipped, ", "))
@@ -54,17 +50,8 @@ func Load(offered []string) (*Catalogue, error) {
 		if missing := missingKeys(en, m); len(missing) > 0 {
 			return nil, fmt.Errorf("i18n: %s lacks %s", lang, strings.Join(missing, ", "))
 		}
-		tag := language.Make(lang)
-		for k, v := range m {
-			if err := b.SetString(tag, k, v); err != nil {
-				return nil, fmt.Errorf("i18n: %s %s: %w", lang, k, err)
-			}
-		}
-		c.tags = append(c.tags, tag)
+		c.tags = append(c.tags, language.Make(lang))
 		c.messages[lang] = m
-	}
-	for i, lang := range offered {
-		c.printers[lang] = message.NewPrinter(c.tags[i], message.Catalog(b))
 	}
 	c.matcher = language.NewMatcher(c.tags)
 	return c, nil
@@ -103,7 +90,7 @@ func missingKeys(ref, m map[string]string) []string {
 func (c *Catalogue) Offered() []string { return slices.Clone(c.offered) }
 
 // Has reports whether lang is offered.
-func (c *Catalogue) Has(lang string) bool { return c.printers[lang] != nil }
+func (c *Catalogue) Has(lang string) bool { return c.messages[lang] != nil }
 
 // Match returns the offered language that best matches an Accept-Language header; the first offered one
 // when nothing matches (or the header is empty or malformed).
@@ -119,14 +106,14 @@ func (c *Catalogue) Match(acceptLanguage string) string {
 	return c.offered[i]
 }
 
-// Text returns the text of key in lang (an offered language), with each {name} replaced by its value from
-// args (name, value pairs).
+// Text returns the text of key in lang (an offered language; another one falls back to the first), as written
+// in its catalogue (a key it lacks is shown as itself), with each {name} replaced by its value from args
+// (name, value pairs).
 func (c *Catalogue) Text(lang, key string, args ...string) string {
-	p := c.printers[lang]
-	if p == nil {
-		p = c.printers[c.offered[0]]
+	s, ok := c.Messages(lang)[key]
+	if !ok {
+		s = key
 	}
-	s := p.Sprintf(key)
 	for i := 0; i+1 < len(args); i += 2 {
 		s = strings.ReplaceAll(s, "{"+args[i]+"}", args[i+1])
 	}

@@ -49,6 +49,19 @@ func TestText(t *testing.T) {
 	assert.Equal(t, "Étape 1 sur 2", c.Text("fr", "step.of", "n", "1", "total", "2"))
 	assert.Equal(t, "Polski", c.Name("pl"))
 	assert.Equal(t, c.Text("en", "ipa.start"), c.Text("xx", "ipa.start"), "an unknown language falls back to the first")
+	assert.Equal(t, "no.such.key", c.Text("fr", "no.such.key"), "a key the catalogue lacks shows itself")
+}
+
+// TestTextIsTheCatalogue: every text reaches the templates exactly as the page's script receives it (no
+// format verbs: a translator's "100 %" stays as written).
+func TestTextIsTheCatalogue(t *testing.T) {
+	c, err := i18n.Load(nil)
+	require.NoError(t, err)
+	for _, lang := range c.Offered() {
+		for k, v := range c.Messages(lang) {
+			assert.Equal(t, v, c.Text(lang, k), "%s %s", lang, k)
+		}
+	}
 }
 
 func TestLoadRefusesUnknownLanguage(t *testing.T) {
