@@ -69,12 +69,12 @@ func TestRecordIdentityOutlastsAStoreError(t *testing.T) {
 			})})
 			t.Cleanup(svc.Close)
 
-			svc.recordIdentity(t.Context(), sess.ID, &store.IdentitySummary{Proof: "fetched"})
+			svc.recordIdentity(t.Context(), sess.ID, &store.IdentitySummary{LevelOfAssurance: "LOA2"})
 
 			got, err := mem.IPASession(t.Context(), sess.ID)
 			require.NoError(t, err)
 			require.NotNil(t, got.Identity, "the summary is recorded despite the store error")
-			assert.Equal(t, "fetched", got.Identity.Proof)
+			assert.Equal(t, "LOA2", got.Identity.LevelOfAssurance)
 			d, err := mem.ClaimDelivery(t.Context(), now, time.Minute)
 			require.NoError(t, err)
 			require.Len(t, events, 1, "an event is built only by the update that writes")

@@ -379,7 +379,7 @@ func TestServiceRetrievalCarriesTheEvent(t *testing.T) {
 		f.idemia.retrieval = true
 		f.idemia.retrieve = func(_ context.Context, cb *ipa.Callback) *store.IdentitySummary {
 			retrievedFor.Store(cb.IdentityID)
-			return &store.IdentitySummary{LevelOfAssurance: "LOA3", Status: "VERIFIED", Proof: "fetched"}
+			return &store.IdentitySummary{LevelOfAssurance: "LOA3", Status: "VERIFIED"}
 		}
 	}, nil)
 	s := f.create(t)
@@ -391,7 +391,7 @@ func TestServiceRetrievalCarriesTheEvent(t *testing.T) {
 		return err == nil && got.Identity != nil
 	}, 5*time.Second, 5*time.Millisecond)
 	got := f.stored(t, s.ID)
-	assert.Equal(t, store.IdentitySummary{LevelOfAssurance: "LOA3", Status: "VERIFIED", Proof: "fetched"}, *got.Identity)
+	assert.Equal(t, store.IdentitySummary{LevelOfAssurance: "LOA3", Status: "VERIFIED"}, *got.Identity)
 	assert.Equal(t, "gips-1", retrievedFor.Load())
 	assert.Equal(t, []string{"msg_" + s.ID}, f.deliveries(t))
 	assert.Equal(t, int32(1), f.events.calls.Load(), "the event goes with the summary, not with the transition")
@@ -499,7 +499,7 @@ func TestServiceRecordingGivesUp(t *testing.T) {
 	summary := func(f *svcFixture) {
 		f.idemia.retrieval = true
 		f.idemia.retrieve = func(context.Context, *ipa.Callback) *store.IdentitySummary {
-			return &store.IdentitySummary{Proof: "fetched"}
+			return &store.IdentitySummary{LevelOfAssurance: "LOA2"}
 		}
 	}
 	t.Run("session gone", func(t *testing.T) {
@@ -552,7 +552,7 @@ func TestServiceEndQueuesOneDelivery(t *testing.T) {
 	g := newSvcFixture(t, func(f *svcFixture) {
 		f.idemia.retrieval = true
 		f.idemia.retrieve = func(context.Context, *ipa.Callback) *store.IdentitySummary {
-			return &store.IdentitySummary{Proof: "fetched"}
+			return &store.IdentitySummary{LevelOfAssurance: "LOA2"}
 		}
 	}, func(m *memory.Store) ipa.Store { rec = &storetest.Outboxes{Store: m}; return rec })
 	c := g.create(t)

@@ -83,7 +83,7 @@ func TestEventsSessionEnded(t *testing.T) {
 		{
 			name: "completed, with the level of assurance",
 			s: store.IPASession{ID: "sess-1", Status: store.IPACompleted, IdentityID: "id-42", ProofURL: "https://ipa.example.com/proof",
-				Identity: &store.IdentitySummary{LevelOfAssurance: "LOA3", Status: "VERIFIED", Proof: "fetched"}},
+				Identity: &store.IdentitySummary{LevelOfAssurance: "LOA3", Status: "VERIFIED"}},
 			want: `{"type":"ipa.completed","timestamp":"2026-03-14T09:26:53Z","data":{"sessionId":"sess-1","status":"completed",
 				"identityId":"id-42","levelOfAssurance":"LOA3","createdAt":"2026-03-14T09:20:00Z","updatedAt":"2026-03-14T09:21:30Z"}}`,
 		},

@@ -163,9 +163,6 @@ func (s *IPASession) Clone() *IPASession {
 type IdentitySummary struct {
 	LevelOfAssurance string `json:"levelOfAssurance,omitempty"`
 	Status           string `json:"status,omitempty"`
-	// Proof was the outcome of fetching the proof archive; the service no longer fetches it on its own (SPEC
-	// section 2), so it stays empty.
-	Proof string `json:"proof,omitempty"`
 	// Error is a short, non-personal reason when retrieval failed.
 	Error string `json:"error,omitempty"`
 }

@@ -65,7 +65,7 @@ var (
 	now      = time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
 	expiry   = now.Add(10 * time.Minute)
 	pRecord  = store.Presentation{ID: "req-1", URL: "openid-vc://?request_uri=https://example.com/r", Status: store.PresentationVerified, Claims: map[string]any{"firstName": "Ada"}, Issuer: "did:web:us.did.idemia.io", Reason: "face_check_failed", Detail: "claimValidationError", CreatedAt: now, UpdatedAt: now, ExpiresAt: expiry}
-	sRecord  = store.IPASession{ID: "3fa85f64-5717-4562-b3fc-2c963f66afa6", StartURL: "https://rp-handler.example.com/start?session-id=3fa85f64", Status: store.IPACompleted, IdentityID: "gips-1", Identity: &store.IdentitySummary{LevelOfAssurance: "LOA3", Status: "VERIFIED", Proof: "fetched"}, CreatedAt: now, UpdatedAt: now, ExpiresAt: expiry}
+	sRecord  = store.IPASession{ID: "3fa85f64-5717-4562-b3fc-2c963f66afa6", StartURL: "https://rp-handler.example.com/start?session-id=3fa85f64", Status: store.IPACompleted, IdentityID: "gips-1", Identity: &store.IdentitySummary{LevelOfAssurance: "LOA3", Status: "VERIFIED"}, CreatedAt: now, UpdatedAt: now, ExpiresAt: expiry}
 	notFound = func(id string) bool { return id != pRecord.ID && id != sRecord.ID }
 )
 

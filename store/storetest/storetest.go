@@ -383,7 +383,7 @@ func testIPASession(t *testing.T, s store.Store) {
 
 	next := v.Clone()
 	next.Status, next.IdentityID = store.IPACompleted, "gips-"+ID()
-	next.Identity = &store.IdentitySummary{LevelOfAssurance: "LOA2", Status: "VERIFIED", Proof: "fetched"}
+	next.Identity = &store.IdentitySummary{LevelOfAssurance: "LOA2", Status: "VERIFIED"}
 	next.TokenHash = ID() // kept whatever the updater does
 	updated := PutSession(t, s, next)
 	assert.Equal(t, v.TokenHash, updated.TokenHash)
