@@ -26,15 +26,6 @@ const svcOwner = "owner-hash"
 
 var svcT0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 
-// clock is an injectable Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
 // fakeIDEMIA is an IDEMIA made of functions; nil fields behave as a working IDEMIA without retrieval.
 type fakeIDEMIA struct {
 	createSession func(ctx context.Context, callbackURL, gotoURL string) (string, error)
@@ -92,7 +83,7 @@ var errUnexpectedEvent = errors.New("fake events: unexpected event")
 type svcFixture struct {
 	svc    *ipa.Service
 	mem    *memory.Store
-	clock  *clock
+	clock  *storetest.Clock
 	idemia *fakeIDEMIA
 	events *fakeEvents
 
@@ -109,7 +100,7 @@ func ipaConfig(startURL string) *config.Config {
 // newSvcFixture builds a Service over a memory store, a fake IDEMIA whose sessions get random UUIDs, fake
 // Events and a clock; mut may change the fake before the Service is built, wrap the store it uses.
 func newSvcFixture(t *testing.T, mut func(*svcFixture), wrap func(*memory.Store) ipa.Store) *svcFixture {
-	f := &svcFixture{clock: &clock{now: svcT0}, tokens: map[string]string{}}
+	f := &svcFixture{clock: storetest.NewClock(svcT0), tokens: map[string]string{}}
 	f.mem = memory.New(memory.Options{Now: f.clock.Now})
 	t.Cleanup(func() { f.mem.Close() })
 	f.idemia = &fakeIDEMIA{createSession: func(_ context.Context, callbackURL, gotoURL string) (string, error) {

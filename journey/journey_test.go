@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,33 +18,16 @@ import (
 	"github.com/entra-verifier/entra-verifier/result"
 	"github.com/entra-verifier/entra-verifier/store"
 	"github.com/entra-verifier/entra-verifier/store/memory"
+	"github.com/entra-verifier/entra-verifier/store/storetest"
 	"github.com/entra-verifier/entra-verifier/verifier"
 )
 
 var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 
-// clock is the injected clock of the service and the store.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // presentationsFake creates a journey's requests as the verifier does: Bind first, then the record.
 type presentationsFake struct {
 	st    *memory.Store
-	clock *clock
+	clock *storetest.Clock
 	n     int
 	last  verifier.JourneyStep
 	// beforeBind, when set, runs between the upstream's answer and Bind (a race the test forces).
@@ -62,7 +44,7 @@ func (f *presentationsFake) CreateForJourney(ctx context.Context, _ string, step
 	if err := step.Bind(ctx, id); err != nil {
 		return nil, err
 	}
-	now := f.clock.now()
+	now := f.clock.Now()
 	p := &store.Presentation{ID: id, State: "state-" + id, URL: "openid-vc://?request_uri=https://rs.example/" + id, Status: store.PresentationCreated,
 		Journey: step.Ref, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(5 * time.Minute)}
 	return p, f.st.CreatePresentation(ctx, p)
@@ -71,7 +53,7 @@ func (f *presentationsFake) CreateForJourney(ctx context.Context, _ string, step
 // sessionsFake is presentationsFake for IPA sessions.
 type sessionsFake struct {
 	st    *memory.Store
-	clock *clock
+	clock *storetest.Clock
 	n     int
 	last  ipa.JourneyStep
 }
@@ -83,7 +65,7 @@ func (f *sessionsFake) CreateForJourney(ctx context.Context, _ string, step ipa.
 	if err := step.Bind(ctx, id); err != nil {
 		return nil, err
 	}
-	now := f.clock.now()
+	now := f.clock.Now()
 	s := &store.IPASession{ID: id, TokenHash: "tok-" + id, Status: store.IPAPending, Journey: step.Ref, ConsentAt: step.ConsentAt,
 		CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(30 * time.Minute)}
 	return s, f.st.CreateIPASession(ctx, s)
@@ -113,7 +95,7 @@ func (f *idemiaFake) OpenProof(_ context.Context, proofURL string) (*ipa.Proof, 
 
 // eventsFake builds journey.expired deliveries and remembers the statuses it was given.
 type eventsFake struct {
-	clock   *clock
+	clock   *storetest.Clock
 	expired []result.JourneyStatus
 	fail    error
 }
@@ -124,11 +106,11 @@ func (f *eventsFake) JourneyExpired(st result.JourneyStatus) (*store.Delivery, e
 	}
 	f.expired = append(f.expired, st)
 	return &store.Delivery{ID: fmt.Sprintf("evt_expired_%s_%d", st.JourneyID, len(f.expired)), Body: []byte("{}"),
-		NextAttempt: f.clock.now(), CreatedAt: f.clock.now()}, nil
+		NextAttempt: f.clock.Now(), CreatedAt: f.clock.Now()}, nil
 }
 
 type fixture struct {
-	clock  *clock
+	clock  *storetest.Clock
 	st     *memory.Store
 	svc    *journey.Service
 	pres   *presentationsFake
@@ -154,12 +136,12 @@ func newFixture(t *testing.T, s setup) *fixture {
 		env["IPA_COGNITO_URL"], env["IPA_CLIENT_ID"], env["IPA_CLIENT_SECRET"] = "https://cognito.example.com", "ipa", "ipa-secret"
 	}
 	cfg := config.Load(func(k string) string { return env[k] })
-	c := &clock{t: t0}
-	st := memory.New(memory.Options{Now: c.now, SweepEvery: time.Hour})
+	c := storetest.NewClock(t0)
+	st := memory.New(memory.Options{Now: c.Now, SweepEvery: time.Hour})
 	t.Cleanup(func() { _ = st.Close() })
 	f := &fixture{clock: c, st: st, pres: &presentationsFake{st: st, clock: c}, sess: &sessionsFake{st: st, clock: c},
 		idemia: &idemiaFake{}, events: &eventsFake{clock: c}}
-	o := journey.Options{Config: cfg, Store: st, IDEMIA: f.idemia, Claims: result.ParseClaims("firstName"), Now: c.now}
+	o := journey.Options{Config: cfg, Store: st, IDEMIA: f.idemia, Claims: result.ParseClaims("firstName"), Now: c.Now}
 	if !s.entraOff {
 		o.Presentations = f.pres
 	}
@@ -205,12 +187,12 @@ func (f *fixture) reload(t *testing.T, id string) *store.Journey {
 func (f *fixture) setIPA(t *testing.T, id string, status store.IPAStatus) {
 	t.Helper()
 	_, err := f.st.UpdateIPASession(t.Context(), id, func(s *store.IPASession) ([]*store.Delivery, error) {
-		s.Status, s.UpdatedAt = status, f.clock.now()
+		s.Status, s.UpdatedAt = status, f.clock.Now()
 		if status == store.IPACompleted {
 			s.IdentityID, s.ProofURL = "gips-"+id, "https://proofing.example.com/proof/"+id
 			s.Identity = &store.IdentitySummary{LevelOfAssurance: "LOA3"}
-			if s.Journey.CanComplete(f.clock.now()) {
-				s.Journey.CompletedAt = f.clock.now()
+			if s.Journey.CanComplete(f.clock.Now()) {
+				s.Journey.CompletedAt = f.clock.Now()
 			}
 		}
 		return nil, nil
@@ -222,11 +204,11 @@ func (f *fixture) setIPA(t *testing.T, id string, status store.IPAStatus) {
 func (f *fixture) setPresentation(t *testing.T, id string, status store.PresentationStatus) {
 	t.Helper()
 	_, err := f.st.UpdatePresentation(t.Context(), id, func(p *store.Presentation) ([]*store.Delivery, error) {
-		p.Status, p.UpdatedAt = status, f.clock.now()
+		p.Status, p.UpdatedAt = status, f.clock.Now()
 		if status == store.PresentationVerified {
 			p.Issuer, p.Claims = "did:web:us.did.idemia.io", map[string]any{"firstName": "Megan", "lastName": "Bowen"}
-			if p.Journey.CanComplete(f.clock.now()) {
-				p.Journey.CompletedAt = f.clock.now()
+			if p.Journey.CanComplete(f.clock.Now()) {
+				p.Journey.CompletedAt = f.clock.Now()
 			}
 		}
 		if status == store.PresentationFailed {
@@ -244,7 +226,7 @@ func (f *fixture) outbox(t *testing.T) []string {
 	var ids []string
 	for _, at := range []time.Duration{0, 31 * time.Minute, store.OpenedLifetime + time.Minute} {
 		for {
-			d, err := f.st.ClaimDelivery(t.Context(), f.clock.now().Add(at), time.Hour)
+			d, err := f.st.ClaimDelivery(t.Context(), f.clock.Now().Add(at), time.Hour)
 			if errors.Is(err, store.ErrNotFound) {
 				break
 			}
@@ -354,21 +336,21 @@ func TestOpen(t *testing.T) {
 			_, err := f.svc.Open(t.Context(), token, "owner")
 			require.NoError(t, err)
 			f.outbox(t)
-			f.clock.advance(59 * time.Minute)
+			f.clock.Add(59 * time.Minute)
 		}, "owner", nil},
 		{"another browser", func(t *testing.T, f *fixture, token string) {
 			_, err := f.svc.Open(t.Context(), token, "owner")
 			require.NoError(t, err)
 		}, "stranger", journey.ErrLinkGone},
-		{"expired link", func(t *testing.T, f *fixture, _ string) { f.clock.advance(30 * time.Minute) }, "owner", journey.ErrLinkGone},
-		{"just before expiry", func(t *testing.T, f *fixture, _ string) { f.clock.advance(30*time.Minute - time.Millisecond) }, "owner", nil},
+		{"expired link", func(t *testing.T, f *fixture, _ string) { f.clock.Add(30 * time.Minute) }, "owner", journey.ErrLinkGone},
+		{"just before expiry", func(t *testing.T, f *fixture, _ string) { f.clock.Add(30*time.Minute - time.Millisecond) }, "owner", nil},
 		{"unknown link", func(t *testing.T, f *fixture, _ string) {}, "owner", journey.ErrLinkGone},
 		{"expired journey", func(t *testing.T, f *fixture, _ string) {
-			f.clock.advance(30 * time.Minute)
+			f.clock.Add(30 * time.Minute)
 			require.NoError(t, f.svc.Expire(t.Context(), f.onlyJourney(t)))
-			f.clock.advance(-time.Minute) // even on a clock that went back
+			f.clock.Add(-time.Minute) // even on a clock that went back
 		}, "owner", journey.ErrLinkGone},
-		{"dropped journey", func(t *testing.T, f *fixture, _ string) { f.clock.advance(30*time.Minute + store.JourneyRetention) }, "owner", journey.ErrLinkGone},
+		{"dropped journey", func(t *testing.T, f *fixture, _ string) { f.clock.Add(30*time.Minute + store.JourneyRetention) }, "owner", journey.ErrLinkGone},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, setup{})
@@ -380,7 +362,7 @@ func TestOpen(t *testing.T) {
 			if tt.name == "unknown link" {
 				token = "AAAAAAAAAAAAAAAAAAAAAA"
 			}
-			openedAt := f.clock.now()
+			openedAt := f.clock.Now()
 			j, err := f.svc.Open(t.Context(), token, tt.owner)
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
@@ -459,7 +441,7 @@ func TestStatus(t *testing.T) {
 				s, created, err := f.svc.StartIPA(t.Context(), j, "owner", time.Time{})
 				require.NoError(t, err)
 				require.True(t, created)
-				f.clock.advance(time.Second)
+				f.clock.Add(time.Second)
 				if tt.do.ipa != store.IPAPending {
 					f.setIPA(t, s.ID, tt.do.ipa)
 				}
@@ -468,12 +450,12 @@ func TestStatus(t *testing.T) {
 				p, created, err := f.svc.StartPresentation(t.Context(), f.reload(t, j.ID), "owner")
 				require.NoError(t, err)
 				require.True(t, created)
-				f.clock.advance(time.Second)
+				f.clock.Add(time.Second)
 				if tt.do.presentation != store.PresentationCreated {
 					f.setPresentation(t, p.ID, tt.do.presentation)
 				}
 			}
-			f.clock.advance(tt.advance)
+			f.clock.Add(tt.advance)
 			if tt.expire {
 				require.NoError(t, f.svc.Expire(t.Context(), j.ID))
 			}
@@ -506,13 +488,13 @@ func TestStatus(t *testing.T) {
 		j := f.opened(t, "presentation")
 		p, _, err := f.svc.StartPresentation(t.Context(), j, "owner")
 		require.NoError(t, err)
-		f.clock.advance(time.Minute)
+		f.clock.Add(time.Minute)
 		f.setPresentation(t, p.ID, store.PresentationVerified)
 		st, err := f.svc.Status(t.Context(), j.ID)
 		require.NoError(t, err)
 		assert.Equal(t, map[string]any{"firstName": "Megan"}, st.Presentation.Claims, "VERIFIER_RESULT_CLAIMS=firstName")
 		assert.Equal(t, "2026-12-01T09:01:00Z", st.UpdatedAt, "the newest of the records")
-		f.clock.advance(5 * time.Minute)
+		f.clock.Add(5 * time.Minute)
 		st, err = f.svc.Status(t.Context(), j.ID)
 		require.NoError(t, err)
 		assert.Nil(t, st.Presentation.Claims, "gone with the request's own expiry")
@@ -526,10 +508,10 @@ func TestStatus(t *testing.T) {
 	t.Run("readable for 24 hours after it ends", func(t *testing.T) {
 		f := newFixture(t, setup{})
 		j, _ := f.create(t, journey.CreateRequest{Reference: "r"})
-		f.clock.advance(30*time.Minute + store.JourneyRetention - time.Second)
+		f.clock.Add(30*time.Minute + store.JourneyRetention - time.Second)
 		_, err := f.svc.Status(t.Context(), j.ID)
 		require.NoError(t, err)
-		f.clock.advance(time.Second)
+		f.clock.Add(time.Second)
 		_, err = f.svc.Status(t.Context(), j.ID)
 		assert.ErrorIs(t, err, store.ErrNotFound)
 	})
@@ -605,7 +587,7 @@ func TestSteps(t *testing.T) {
 			if tt.end != store.IPAPending {
 				f.setIPA(t, first.ID, tt.end)
 			}
-			f.clock.advance(tt.advance)
+			f.clock.Add(tt.advance)
 			next, created, err := f.svc.StartIPA(t.Context(), f.reload(t, j.ID), "owner", time.Time{})
 			require.ErrorIs(t, err, tt.wantErr)
 			assert.Equal(t, tt.wantCreated, created)
@@ -643,13 +625,13 @@ func TestSteps(t *testing.T) {
 		f := newFixture(t, setup{})
 		j := f.opened(t, "presentation")
 		_, err := f.st.UpdateJourney(t.Context(), j.ID, func(j *store.Journey) ([]*store.Delivery, error) {
-			j.PresentationID, j.StepSetAt = "req-crashed", f.clock.now()
+			j.PresentationID, j.StepSetAt = "req-crashed", f.clock.Now()
 			return nil, nil
 		})
 		require.NoError(t, err)
 		_, _, err = f.svc.StartPresentation(t.Context(), f.reload(t, j.ID), "owner")
 		assert.ErrorIs(t, err, journey.ErrBusy, "within the grace another replica may still store it")
-		f.clock.advance(store.StepGrace)
+		f.clock.Add(store.StepGrace)
 		p, created, err := f.svc.StartPresentation(t.Context(), f.reload(t, j.ID), "owner")
 		require.NoError(t, err)
 		assert.True(t, created, "after the grace a new attempt replaces it")
@@ -671,7 +653,7 @@ func TestSteps(t *testing.T) {
 	t.Run("no step once the journey expired", func(t *testing.T) {
 		f := newFixture(t, setup{})
 		j := f.opened(t, "presentation")
-		f.clock.advance(time.Hour)
+		f.clock.Add(time.Hour)
 		_, _, err := f.svc.StartPresentation(t.Context(), j, "owner")
 		assert.ErrorIs(t, err, journey.ErrStepDone)
 		assert.Empty(t, f.reload(t, j.ID).PresentationID)
@@ -693,7 +675,7 @@ func TestActive(t *testing.T) {
 	require.NoError(t, f.st.SetNewest(t.Context(), "stranger", store.KindJourney, j.ID, j.DropAt()))
 	_, err = f.svc.Active(t.Context(), "stranger")
 	assert.ErrorIs(t, err, store.ErrNotFound, "the index alone binds no one: the journey names its owner")
-	f.clock.advance(time.Hour)
+	f.clock.Add(time.Hour)
 	_, err = f.svc.Active(t.Context(), "owner")
 	assert.ErrorIs(t, err, store.ErrNotFound, "an ended journey takes no more steps")
 }
@@ -746,10 +728,10 @@ func TestExpire(t *testing.T) {
 		f := newFixture(t, setup{})
 		j, _ := f.create(t, journey.CreateRequest{Reference: "case-1"})
 		f.outbox(t)
-		f.clock.advance(30*time.Minute - time.Millisecond)
+		f.clock.Add(30*time.Minute - time.Millisecond)
 		require.NoError(t, f.svc.Expire(t.Context(), j.ID))
 		assert.Empty(t, f.events.expired, "not due: nothing")
-		f.clock.advance(time.Millisecond)
+		f.clock.Add(time.Millisecond)
 		require.NoError(t, f.svc.Expire(t.Context(), j.ID))
 		require.NoError(t, f.svc.Expire(t.Context(), j.ID))
 		require.Len(t, f.events.expired, 1, "applied twice, acts once")
@@ -760,7 +742,7 @@ func TestExpire(t *testing.T) {
 	})
 	t.Run("an opened journey: 60 minutes after the opening, its step closed first", func(t *testing.T) {
 		f := newFixture(t, setup{})
-		f.clock.advance(10 * time.Minute) // opened 10 minutes after its creation
+		f.clock.Add(10 * time.Minute) // opened 10 minutes after its creation
 		j := f.opened(t, "presentation")
 		assert.Equal(t, t0.Add(70*time.Minute), j.ExpiresAt)
 		timers := f.outbox(t)
@@ -769,21 +751,21 @@ func TestExpire(t *testing.T) {
 		require.NoError(t, err)
 
 		// The link's first timer (30 minutes after creation) fires: the journey was opened, nothing happens.
-		f.clock.advance(20 * time.Minute)
+		f.clock.Add(20 * time.Minute)
 		require.NoError(t, f.svc.Expire(t.Context(), j.ID))
 		assert.Empty(t, f.events.expired)
-		f.clock.advance(40*time.Minute - time.Second)
+		f.clock.Add(40*time.Minute - time.Second)
 		require.NoError(t, f.svc.Expire(t.Context(), j.ID))
 		assert.Empty(t, f.events.expired, "59:59 after the opening: not yet")
 
-		f.clock.advance(time.Second)
+		f.clock.Add(time.Second)
 		require.NoError(t, f.svc.Expire(t.Context(), j.ID))
 		require.NoError(t, f.svc.Expire(t.Context(), j.ID))
 		require.Len(t, f.events.expired, 1, "journey.expired once")
 		ended, err := f.st.Presentation(t.Context(), p.ID)
 		require.NoError(t, err)
 		assert.True(t, ended.Journey.Ended, "the final step can no longer complete the journey")
-		assert.False(t, ended.Journey.CanComplete(f.clock.now().Add(-time.Hour)))
+		assert.False(t, ended.Journey.CanComplete(f.clock.Now().Add(-time.Hour)))
 		require.NotNil(t, f.events.expired[0].Presentation)
 		assert.Equal(t, "expired", f.events.expired[0].Presentation.Status)
 		st, err := f.svc.Status(t.Context(), j.ID)
@@ -796,7 +778,7 @@ func TestExpire(t *testing.T) {
 		s, _, err := f.svc.StartIPA(t.Context(), j, "owner", time.Time{})
 		require.NoError(t, err)
 		f.setIPA(t, s.ID, store.IPACompleted)
-		f.clock.advance(time.Hour)
+		f.clock.Add(time.Hour)
 		require.NoError(t, f.svc.Expire(t.Context(), j.ID))
 		assert.Empty(t, f.events.expired)
 		assert.Empty(t, f.reload(t, j.ID).Outcome)
@@ -806,7 +788,7 @@ func TestExpire(t *testing.T) {
 		j := f.opened(t, "ipa")
 		s, _, err := f.svc.StartIPA(t.Context(), j, "owner", time.Time{})
 		require.NoError(t, err)
-		f.clock.advance(time.Hour)
+		f.clock.Add(time.Hour)
 		require.NoError(t, f.svc.Expire(t.Context(), j.ID))
 		f.setIPA(t, s.ID, store.IPACompleted) // a late completion: CanComplete refuses it
 		st, err := f.svc.Status(t.Context(), j.ID)
@@ -819,14 +801,14 @@ func TestExpire(t *testing.T) {
 		assert.NoError(t, f.svc.Expire(t.Context(), "jrn_nope"))
 		quiet := newFixture(t, setup{noEvents: true})
 		j, _ := quiet.create(t, journey.CreateRequest{Reference: "r"})
-		quiet.clock.advance(30 * time.Minute)
+		quiet.clock.Add(30 * time.Minute)
 		require.NoError(t, quiet.svc.Expire(t.Context(), j.ID))
 		assert.Equal(t, store.JourneyExpired, quiet.reload(t, j.ID).Outcome)
 	})
 	t.Run("an event that cannot be built leaves the journey open for the next try", func(t *testing.T) {
 		f := newFixture(t, setup{})
 		j, _ := f.create(t, journey.CreateRequest{Reference: "r"})
-		f.clock.advance(30 * time.Minute)
+		f.clock.Add(30 * time.Minute)
 		f.events.fail = errors.New("boom")
 		require.Error(t, f.svc.Expire(t.Context(), j.ID))
 		assert.Empty(t, f.reload(t, j.ID).Outcome)

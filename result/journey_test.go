@@ -123,10 +123,10 @@ func TestTimersAreAppliedNeverPosted(t *testing.T) {
 	require.True(t, f.hook.DeliverOne(ctx), "the due timer is taken")
 	assert.Equal(t, []string{"presentation:r-1"}, applied)
 	assert.False(t, f.hook.DeliverOne(ctx), "a failed timer waits before it is tried again")
-	f.clock.Advance(11 * time.Second)
+	f.clock.Add(11 * time.Second)
 	require.True(t, f.hook.DeliverOne(ctx))
 	assert.Equal(t, []string{"presentation:r-1", "presentation:r-1"}, applied)
-	f.clock.Advance(time.Hour)
+	f.clock.Add(time.Hour)
 	assert.False(t, f.hook.DeliverOne(ctx), "applied, then removed")
 	assert.Empty(t, f.rcv.Hits(), "a timer is never POSTed")
 }

@@ -26,26 +26,12 @@ import (
 	"github.com/entra-verifier/entra-verifier/result"
 	"github.com/entra-verifier/entra-verifier/store"
 	"github.com/entra-verifier/entra-verifier/store/memory"
+	"github.com/entra-verifier/entra-verifier/store/storetest"
 )
 
-// clock is a settable time source shared by the webhook and the store.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newClock is the clock of the webhook and store tests, at a fixed instant.
+func newClock() *storetest.Clock {
+	return storetest.NewClock(time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC))
 }
 
 // hit is one request the receiver got.
@@ -99,7 +85,7 @@ func (r *receiver) Hits() []hit {
 // fixture is a Webhook on a memory store, posting to an httptest receiver with a client set up as package
 // app sets it (redirects are not followed).
 type fixture struct {
-	clock  *clock
+	clock  *storetest.Clock
 	store  *memory.Store
 	rcv    *receiver
 	key    []byte
@@ -341,9 +327,9 @@ func TestWebhookRetriesWithBackoffThenGivesUp(t *testing.T) {
 				}
 				lo, hi := backoffBounds(n)
 				assert.False(t, f.hook.DeliverOne(ctx), "attempt %d: not due again at once", n)
-				f.clock.Advance(lo - time.Millisecond)
+				f.clock.Add(lo - time.Millisecond)
 				assert.False(t, f.hook.DeliverOne(ctx), "attempt %d: not due before %v", n, lo)
-				f.clock.Advance(hi - lo + time.Millisecond)
+				f.clock.Add(hi - lo + time.Millisecond)
 			}
 			assert.False(t, f.hook.DeliverOne(ctx), "given up")
 			assert.False(t, f.pending(t), "a delivery given up is finished")
@@ -377,7 +363,7 @@ func TestWebhookSucceedsOnARetry(t *testing.T) {
 	for n := 1; n <= 3; n++ {
 		require.True(t, f.hook.DeliverOne(ctx), "attempt %d", n)
 		_, hi := backoffBounds(n)
-		f.clock.Advance(hi)
+		f.clock.Add(hi)
 	}
 	assert.Len(t, f.rcv.Hits(), 3)
 	assert.False(t, f.pending(t), "accepted on the third attempt")
@@ -445,10 +431,10 @@ func TestWebhookLease(t *testing.T) {
 		other, err := f.store.ClaimDelivery(ctx, f.clock.Now(), 30*time.Second) // another replica is sending it
 		require.NoError(t, err)
 		assert.False(t, f.hook.DeliverOne(ctx))
-		f.clock.Advance(30*time.Second - time.Millisecond)
+		f.clock.Add(30*time.Second - time.Millisecond)
 		assert.False(t, f.hook.DeliverOne(ctx), "still leased")
 		assert.Empty(t, f.rcv.Hits())
-		f.clock.Advance(time.Millisecond)
+		f.clock.Add(time.Millisecond)
 		require.True(t, f.hook.DeliverOne(ctx), "the lease is over: that replica is presumed gone")
 		hits := f.rcv.Hits()
 		require.Len(t, hits, 1)
@@ -466,10 +452,10 @@ func TestWebhookLease(t *testing.T) {
 		f.rcv.setDuring(nil)
 		require.Len(t, f.rcv.Hits(), 1)
 
-		f.clock.Advance(time.Minute - time.Millisecond)
+		f.clock.Add(time.Minute - time.Millisecond)
 		_, err := f.store.ClaimDelivery(context.Background(), f.clock.Now(), time.Minute)
 		assert.ErrorIs(t, err, store.ErrNotFound, "leased until the lease ends")
-		f.clock.Advance(time.Millisecond)
+		f.clock.Add(time.Millisecond)
 		d, err := f.store.ClaimDelivery(context.Background(), f.clock.Now(), time.Minute)
 		require.NoError(t, err)
 		assert.Equal(t, 2, d.Attempts, "the cut-short attempt counts")

@@ -28,15 +28,6 @@ const (
 	secret = "callback-secret"
 )
 
-// clock is an injectable Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
 // creatorFunc is a Creator made of a function.
 type creatorFunc func(ctx context.Context, req *verifier.PresentationRequest) (*verifier.Created, error)
 
@@ -67,7 +58,7 @@ func (e *fakeEvents) JourneyCompleted(*store.IPASession, *store.Presentation) (*
 var errUnexpectedEvent = errors.New("fake events: unexpected event")
 
 // queueing returns Events that build one delivery per ended request, named after it.
-func queueing(c *clock) *fakeEvents {
+func queueing(c *storetest.Clock) *fakeEvents {
 	return &fakeEvents{fn: func(p *store.Presentation) (*store.Delivery, error) {
 		return &store.Delivery{ID: "msg_" + p.ID + "_" + string(p.Status), Body: []byte(p.ID), NextAttempt: c.Now(), CreatedAt: c.Now()}, nil
 	}}
@@ -76,7 +67,7 @@ func queueing(c *clock) *fakeEvents {
 type fixture struct {
 	svc     *verifier.Service
 	mem     *memory.Store
-	clock   *clock
+	clock   *storetest.Clock
 	events  *fakeEvents
 	created []*verifier.PresentationRequest
 	// answer is what the fake Creator returns (RequestID gets a counter suffix).
@@ -100,7 +91,7 @@ func testConfig(mut func(*config.Config)) *config.Config {
 // newFixture builds a Service over a memory store, a fake Creator, fake Events and a clock at t0. wrap, when
 // set, wraps the memory store.
 func newFixture(t *testing.T, cfg *config.Config, wrap func(*memory.Store) verifier.Store) *fixture {
-	f := &fixture{clock: &clock{now: t0}}
+	f := &fixture{clock: storetest.NewClock(t0)}
 	f.answer = verifier.Created{URL: "openid-vc://?request_uri=https://example/x", Expiry: t0.Add(5 * time.Minute).Unix()}
 	f.mem = memory.New(memory.Options{Now: f.clock.Now})
 	t.Cleanup(func() { f.mem.Close() })

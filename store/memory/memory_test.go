@@ -1,7 +1,6 @@
 package memory_test
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -21,18 +20,9 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// clock is a settable time source.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
 func TestRetentionAndSweep(t *testing.T) {
 	ctx := t.Context()
-	clk := &clock{now: time.Now()}
+	clk := storetest.NewClock(time.Now())
 	s := memory.New(memory.Options{Now: clk.Now, SweepEvery: time.Hour})
 	t.Cleanup(func() { _ = s.Close() })
 
