@@ -74,21 +74,24 @@ var sensitiveKeys = []string{"claim", "portrait", "photo", "token", "api-key", "
 	"password", "authorization", "cookie", "body", "assertion", "credential"}
 
 // sensitive reports whether an attribute named key must not show its value. Names come from code, a few
-// dozen in all, so answers are remembered (up to maxNames: past them, a name made from data, each is
-// worked out again).
+// dozen in all, so answers are remembered (up to maxNames names of at most maxNameLen bytes: past them, a
+// name made from data, each is worked out again).
 func sensitive(key string) bool {
 	if v, ok := names.Load(key); ok {
 		return v.(bool)
 	}
 	k := strings.ToLower(key)
 	answer := slices.ContainsFunc(sensitiveKeys, func(s string) bool { return strings.Contains(k, s) })
-	if namesKept.Load() < maxNames && namesKept.Add(1) <= maxNames {
+	if len(key) <= maxNameLen && namesKept.Load() < maxNames && namesKept.Add(1) <= maxNames {
 		names.Store(key, answer)
 	}
 	return answer
 }
 
-const maxNames = 1024
+const (
+	maxNames   = 1024
+	maxNameLen = 64
+)
 
 var (
 	names     sync.Map // attribute name → sensitive's answer
@@ -161,7 +164,9 @@ func redact(a slog.Attr) slog.Attr {
 		case reflect.Map, reflect.Slice, reflect.Array, reflect.Struct, reflect.Pointer, reflect.Interface:
 			return slog.String(a.Key, Redacted) // headers, bodies, claims, records: never logged
 		case reflect.String:
-			if _, ok := v.Any().(fmt.Stringer); !ok { // a named string, such as a status: its text, without fmt
+			switch v.Any().(type) {
+			case fmt.Stringer, fmt.Formatter: // fmt shows what these choose
+			default: // a named string, such as a status: its text, without fmt
 				return slog.String(a.Key, scrub(rv.String()))
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -17,6 +18,11 @@ import (
 
 // status is a named string, as store's statuses are.
 type status string
+
+// masked is a named string that formats itself.
+type masked string
+
+func (m masked) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte("***")) }
 
 func TestRedaction(t *testing.T) {
 	const jwt = "eyJhbGciOiJSUzI1NiJ9.eyJyb2xlcyI6WyJWZXJpZmlhYmxlQ3JlZGVudGlhbC5DcmVhdGUuQWxsIl19.c2lnbmF0dXJlLXBsYWNlaG9sZGVy"
@@ -45,6 +51,7 @@ func TestRedaction(t *testing.T) {
 		{"form values", func(l *slog.Logger) { l.Info("x", "form", url.Values{"client_secret": {"s3cr3t"}}) }, "s3cr3t", ""},
 		{"struct", func(l *slog.Logger) { l.Info("x", "rec", struct{ Name string }{"Megan"}) }, "Megan", ""},
 		{"named string", func(l *slog.Logger) { l.Info("x", "to", status("verified")) }, "[REDACTED]", `"to":"verified"`},
+		{"named string that formats itself", func(l *slog.Logger) { l.Info("x", "pin", masked("1234")) }, "1234", `"pin":"***"`},
 		{"named string holding a token", func(l *slog.Logger) { l.Info("x", "to", status("Bearer "+jwt)) }, jwt, `"to":"Bearer [REDACTED]"`},
 	}
 	for _, tc := range tests {

@@ -9,7 +9,9 @@ import (
 	"sync"
 )
 
-// APIKey is the per-request callback secret: base64url(HMAC-SHA256(secret, state)), unpadded.
+// APIKey is the per-request callback secret: base64url(HMAC-SHA256(secret, state)), unpadded. It keys an HMAC
+// for each call: the service makes and checks keys with APIKeys; this one-shot form is for callers that know
+// one state, and the reference against which APIKeys is tested.
 func APIKey(secret []byte, state string) string {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte(state))
@@ -17,7 +19,8 @@ func APIKey(secret []byte, state string) string {
 }
 
 // APIKeys makes and checks the api-keys of one secret with pooled HMACs: keying a new one hashes the
-// secret's two pads, a pooled one is reset to that keyed state. Safe for concurrent use.
+// secret's two pads, a pooled one is reset to that keyed state. Safe for concurrent use; make one with
+// NewAPIKeys (the zero value has no secret).
 type APIKeys struct{ pool sync.Pool }
 
 // NewAPIKeys returns the APIKeys of secret.

@@ -132,7 +132,7 @@ func (o *options) check() error {
 			return fmt.Errorf("-%s %d: at least %d", c.name, c.n, c.min)
 		}
 	}
-	if o.rate <= 0 {
+	if !(o.rate > 0) { // NaN too
 		return fmt.Errorf("-rate %g: must be above 0", o.rate)
 	}
 	return nil

@@ -22,6 +22,7 @@ func TestCountsTooSmallAreRefused(t *testing.T) {
 		{[]string{"-watchers", "-3"}, "-watchers -3: at least 1"},
 		{[]string{"-concurrency", "0"}, "-concurrency 0: at least 1"},
 		{[]string{"-rate", "0"}, "-rate 0: must be above 0"},
+		{[]string{"-rate", "NaN"}, "-rate NaN: must be above 0"},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			assert.EqualError(t, run(tc.args, io.Discard), tc.want)

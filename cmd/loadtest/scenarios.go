@@ -49,8 +49,8 @@ func (p *phase) measure(c *child, fn func() sample) (sample, alloc, error) {
 }
 
 // rounds interleaves the floor and ours in the callback scenarios, so that a slow or fast spell of a shared
-// machine falls on both: the requests are split into rounds, each sent to the floor and then to us, and the
-// rounds' samples are summed.
+// machine falls on both: the requests are split into rounds, sent to the floor then to us in even rounds and
+// the other way round in odd ones (a steady drift favours neither), and the rounds' samples are summed.
 const rounds = 4
 
 // callbacks sends n callbacks (request_retrieved for n/2 fresh requests, then presentation_verified for
@@ -61,9 +61,9 @@ func (p *phase) callbacks(name string, v *child, n, conc int, rate float64) erro
 		return err
 	}
 	r := row{name: name, conc: conc, rate: rate}
-	per := (len(reqs) + rounds - 1) / rounds
-	for lo := 0; lo < len(reqs); lo += per {
-		if err := p.callbackRound(&r, v, reqs[lo:min(lo+per, len(reqs))]); err != nil {
+	k := min(rounds, len(reqs))
+	for i := range k {
+		if err := p.callbackRound(&r, v, reqs[i*len(reqs)/k:(i+1)*len(reqs)/k], i%2 == 1); err != nil {
 			return err
 		}
 	}
@@ -74,9 +74,9 @@ func (p *phase) callbacks(name string, v *child, n, conc int, rate float64) erro
 	return nil
 }
 
-// callbackRound sends request_retrieved, then presentation_verified, for each of reqs to the floor and then to
-// v, adding both samples to r.
-func (p *phase) callbackRound(r *row, v *child, reqs []*created) error {
+// callbackRound sends request_retrieved, then presentation_verified, for each of reqs to the floor and to v
+// (v first when oursFirst), adding both samples to r.
+func (p *phase) callbackRound(r *row, v *child, reqs []*created, oursFirst bool) error {
 	bodies := make([]callbackBodies, len(reqs))
 	for i, c := range reqs {
 		bodies[i] = bodiesFor(c)
@@ -87,23 +87,31 @@ func (p *phase) callbackRound(r *row, v *child, reqs []*created) error {
 		}
 		return reqs[i-len(reqs)], bodies[i-len(reqs)].verified
 	}
-	bare, bareAlloc, err := p.measure(p.bare, func() sample {
-		return drive(p.ctx, 2*len(reqs), r.conc, r.rate, func(ctx context.Context, i int) error {
-			_, body := pick(i)
-			return send(ctx, p.hc, p.bare.base+"/callback", "", body, http.StatusNoContent)
+	run := func(c *child) (sample, alloc, error) {
+		return p.measure(c, func() sample {
+			return drive(p.ctx, 2*len(reqs), r.conc, r.rate, func(ctx context.Context, i int) error {
+				req, body := pick(i)
+				if c == p.bare {
+					return send(ctx, p.hc, p.bare.base+"/callback", "", body, http.StatusNoContent)
+				}
+				return send(ctx, p.hc, req.callbackURL, req.apiKey, body, http.StatusOK)
+			})
 		})
-	})
+	}
+	first, second := p.bare, v
+	if oursFirst {
+		first, second = v, p.bare
+	}
+	bare, bareAlloc, err := run(first)
 	if err != nil {
 		return err
 	}
-	ours, ourAlloc, err := p.measure(v, func() sample {
-		return drive(p.ctx, 2*len(reqs), r.conc, r.rate, func(ctx context.Context, i int) error {
-			c, body := pick(i)
-			return send(ctx, p.hc, c.callbackURL, c.apiKey, body, http.StatusOK)
-		})
-	})
+	ours, ourAlloc, err := run(second)
 	if err != nil {
 		return err
+	}
+	if oursFirst {
+		bare, bareAlloc, ours, ourAlloc = ours, ourAlloc, bare, bareAlloc
 	}
 	r.bareAlloc, r.ourAlloc = r.bareAlloc.plus(bareAlloc, r.bare.n, bare.n), r.ourAlloc.plus(ourAlloc, r.ours.n, ours.n)
 	r.bare, r.ours = r.bare.plus(bare), r.ours.plus(ours)
