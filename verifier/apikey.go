@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"hash"
+	"slices"
 	"sync"
 )
 
@@ -23,8 +24,9 @@ func APIKey(secret []byte, state string) string {
 // NewAPIKeys (the zero value has no secret).
 type APIKeys struct{ pool sync.Pool }
 
-// NewAPIKeys returns the APIKeys of secret.
+// NewAPIKeys returns the APIKeys of secret (a copy: a later change to the caller's slice changes nothing).
 func NewAPIKeys(secret []byte) *APIKeys {
+	secret = slices.Clone(secret)
 	k := &APIKeys{}
 	k.pool.New = func() any { return hmac.New(sha256.New, secret) }
 	return k

@@ -10,7 +10,7 @@ import (
 )
 
 // TestCountsTooSmallAreRefused: a count a scenario cannot run with is refused before anything starts
-// (-paced 1 used to end in an index out of range after every Redis scenario's setup).
+// (-paced 1 used to end in an index out of range in the first paced scenario).
 func TestCountsTooSmallAreRefused(t *testing.T) {
 	for _, tc := range []struct {
 		args []string

@@ -32,7 +32,8 @@ func check(ctx context.Context, getenv config.Getenv, out io.Writer, verbose boo
 	descriptors, loadErr := wellknown.Load(cfg.WellKnown.DIDJSON, cfg.WellKnown.DIDConfigurationJSON)
 	results := []checkResult{{name: "configuration", ok: "complete and valid", err: cfg.Validate()}}
 	if cfg.Sandbox { // as --sandbox: there is nothing real to check against the simulators
-		results[0].err = errors.Join(errors.New("VERIFIER_SANDBOX=true applies to serve only (check tests the real Microsoft and IDEMIA): unset it"), results[0].err)
+		const refused = "VERIFIER_SANDBOX=true applies to serve only (check tests the real Microsoft and IDEMIA): unset it"
+		results[0].err = errors.Join(errors.New(refused), results[0].err)
 	}
 	if loadErr != nil {
 		results = append(results, checkResult{name: "descriptors", err: loadErr})
