@@ -117,8 +117,8 @@ func (w *Webhook) JourneyDelivery(st JourneyStatus, after time.Time) (*store.Del
 	if err != nil {
 		return nil, fmt.Errorf("encode journey event: %w", err)
 	}
-	if !after.Before(now) {
-		d.NextAttempt = after.Add(time.Millisecond)
+	if next := after.Add(time.Millisecond); next.After(d.NextAttempt) { // a later millisecond: the queue's order
+		d.NextAttempt = next
 	}
 	return d, nil
 }

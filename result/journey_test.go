@@ -130,3 +130,19 @@ func TestTimersAreAppliedNeverPosted(t *testing.T) {
 	assert.False(t, f.hook.DeliverOne(ctx), "applied, then removed")
 	assert.Empty(t, f.rcv.Hits(), "a timer is never POSTed")
 }
+
+// TestJourneyCompletedFollowsOnTheWallClock: with the real clock too, journey.completed is due in a later
+// millisecond than the step event queued before it in the same update (the queue orders by millisecond).
+func TestJourneyCompletedFollowsOnTheWallClock(t *testing.T) {
+	events := &result.Events{Webhook: &result.Webhook{}}
+	for range 200 {
+		now := time.Now().UTC()
+		p := &store.Presentation{ID: "r-1", Status: store.PresentationVerified, CreatedAt: now, UpdatedAt: now,
+			ExpiresAt: now.Add(5 * time.Minute), Journey: journeyRef(now)}
+		step, err := events.PresentationEnded(p)
+		require.NoError(t, err)
+		completed, err := events.JourneyCompleted(nil, p)
+		require.NoError(t, err)
+		require.Greater(t, completed.NextAttempt.UnixMilli(), step.NextAttempt.UnixMilli())
+	}
+}
