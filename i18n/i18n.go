@@ -23,7 +23,6 @@ var Shipped = []string{"en", "fr", "de", "es", "it", "nl", "pt", "pl"}
 // Catalogue is the texts of the offered languages. Build it with Load; it is safe for concurrent use.
 type Catalogue struct {
 	offered  []string
-	tags     []language.Tag
 	matcher  language.Matcher
 	messages map[string]map[string]string // language → key → text
 }
@@ -39,6 +38,7 @@ func Load(offered []string) (*Catalogue, error) {
 		return nil, err
 	}
 	c := &Catalogue{offered: slices.Clone(offered), messages: map[string]map[string]string{}}
+	var tags []language.Tag
 	for _, lang := range offered {
 		if !slices.Contains(Shipped, lang) {
 			return nil, fmt.Errorf("i18n: %q is not a shipped language (%s)", lang, strings.Join(Shipped, ", "))
@@ -50,10 +50,10 @@ func Load(offered []string) (*Catalogue, error) {
 		if missing := missingKeys(en, m); len(missing) > 0 {
 			return nil, fmt.Errorf("i18n: %s lacks %s", lang, strings.Join(missing, ", "))
 		}
-		c.tags = append(c.tags, language.Make(lang))
+		tags = append(tags, language.Make(lang))
 		c.messages[lang] = m
 	}
-	c.matcher = language.NewMatcher(c.tags)
+	c.matcher = language.NewMatcher(tags)
 	return c, nil
 }
 

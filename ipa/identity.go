@@ -66,15 +66,7 @@ func (c *Client) RetrievalEnabled() bool { return c.idvHost != "" }
 // and status; its attributes are neither kept nor logged. Failed calls wrap ErrUpstream.
 func (c *Client) Identity(ctx context.Context, identityID string) (store.IdentitySummary, error) {
 	const op = "identity"
-	if !c.RetrievalEnabled() {
-		return store.IdentitySummary{}, ErrDisabled
-	}
-	if !identityIDPattern.MatchString(identityID) {
-		return store.IdentitySummary{}, errIdentityID
-	}
-	u := &url.URL{Scheme: "https", Host: c.idvHost, Path: "/gips/v1/identities/" + identityID,
-		RawPath: "/gips/v1/identities/" + url.PathEscape(identityID)}
-	data, err := c.get(ctx, op, u, maxIdentityBytes)
+	data, err := c.IdentityPayload(ctx, identityID)
 	if err != nil {
 		return store.IdentitySummary{}, err
 	}
@@ -183,5 +175,5 @@ func (c *Client) IdentityPayload(ctx context.Context, identityID string) ([]byte
 	}
 	u := &url.URL{Scheme: "https", Host: c.idvHost, Path: "/gips/v1/identities/" + identityID,
 		RawPath: "/gips/v1/identities/" + url.PathEscape(identityID)}
-	return c.get(ctx, "identity", u, maxIdentityBytes)
+	return c.get(ctx, "identity", u, maxIdentityBytes) // op as Identity's
 }

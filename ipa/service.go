@@ -99,7 +99,7 @@ func (s *Service) Close() {
 // Create launches an IPA session at IDEMIA and stores it, bound to ownerHash; consentAt is when the person
 // accepted the terms of use (zero when none were asked).
 func (s *Service) Create(ctx context.Context, ownerHash string, consentAt time.Time) (*store.IPASession, error) {
-	return s.create(ctx, ownerHash, JourneyStep{ConsentAt: consentAt})
+	return s.CreateForJourney(ctx, ownerHash, JourneyStep{ConsentAt: consentAt})
 }
 
 // JourneyStep is what an IPA session created as a backend journey's step carries.
@@ -114,10 +114,6 @@ type JourneyStep struct {
 
 // CreateForJourney is Create for a step of a backend journey.
 func (s *Service) CreateForJourney(ctx context.Context, ownerHash string, step JourneyStep) (*store.IPASession, error) {
-	return s.create(ctx, ownerHash, step)
-}
-
-func (s *Service) create(ctx context.Context, ownerHash string, step JourneyStep) (*store.IPASession, error) {
 	token, hash := NewCallbackToken()
 	id, err := s.idemia.CreateSession(ctx, s.cfg.URL(routes.IPACallbackPath(token)), s.cfg.URL(routes.IPADone))
 	if err != nil {

@@ -790,7 +790,14 @@ func TestExpire(t *testing.T) {
 		require.NoError(t, err)
 		f.clock.Add(time.Hour)
 		require.NoError(t, f.svc.Expire(t.Context(), j.ID))
-		f.setIPA(t, s.ID, store.IPACompleted) // a late completion: CanComplete refuses it
+		// A late completion, by a replica whose clock lags a second behind: still before the journey's expiry,
+		// so only the step's Ended mark, set by the expiry, refuses it.
+		f.clock.Add(-time.Second)
+		f.setIPA(t, s.ID, store.IPACompleted)
+		got, err := f.st.IPASession(t.Context(), s.ID)
+		require.NoError(t, err)
+		assert.True(t, got.Journey.Ended, "the expiry closed the step")
+		assert.True(t, got.Journey.CompletedAt.IsZero(), "the late completion did not complete the journey")
 		st, err := f.svc.Status(t.Context(), j.ID)
 		require.NoError(t, err)
 		assert.Equal(t, result.JourneyExpired, st.Status)

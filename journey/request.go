@@ -12,8 +12,8 @@ import (
 // MaxCreateBody bounds the body of POST /api/backend/journeys.
 const MaxCreateBody = 16 << 10
 
-// MaxExpectedClaims bounds a journey's expected claims.
-const MaxExpectedClaims = 8
+// maxExpectedClaims bounds a journey's expected claims.
+const maxExpectedClaims = 8
 
 // CreateRequest is the body of POST /api/backend/journeys.
 type CreateRequest struct {
@@ -47,8 +47,8 @@ func (r *CreateRequest) Validate(on Halves) error {
 			errs = append(errs, errors.New("steps: the presentation half is not configured"))
 		}
 	}
-	if len(r.ExpectedClaims) > MaxExpectedClaims {
-		errs = append(errs, fmt.Errorf("expectedClaims: at most %d", MaxExpectedClaims))
+	if len(r.ExpectedClaims) > maxExpectedClaims {
+		errs = append(errs, fmt.Errorf("expectedClaims: at most %d", maxExpectedClaims))
 	}
 	for name, v := range r.ExpectedClaims {
 		if name == "" || len(name) > 64 || !logging.Printable(name) || len(v) > 256 {

@@ -44,7 +44,7 @@ func (e *Events) JourneyCompleted(s *store.IPASession, p *store.Presentation) (*
 	var ref *store.JourneyRef
 	var updated time.Time
 	if p != nil {
-		ref, updated, s = p.Journey, p.UpdatedAt, SessionOf(p.Journey)
+		ref, updated, s = p.Journey, p.UpdatedAt, sessionOf(p.Journey)
 	} else {
 		ref, updated = s.Journey, s.UpdatedAt
 	}

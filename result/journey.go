@@ -78,8 +78,8 @@ func NewJourneyStatus(h JourneyHead, s *store.IPASession, p *store.Presentation,
 	return st
 }
 
-// SessionOf is the IPA step a presentation step's JourneyRef remembers, as a session view.
-func SessionOf(r *store.JourneyRef) *store.IPASession {
+// sessionOf is the IPA step a presentation step's JourneyRef remembers, as a session view.
+func sessionOf(r *store.JourneyRef) *store.IPASession {
 	if r == nil || r.IPA == nil {
 		return nil
 	}

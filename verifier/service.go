@@ -122,7 +122,7 @@ func (s *Service) request(state string, expected map[string]string) *Presentatio
 // Create asks Microsoft for a new presentation request and stores it, bound to ownerHash; returnTo (already
 // checked against the allow-list, or "") is kept for the result redirect.
 func (s *Service) Create(ctx context.Context, ownerHash, returnTo string) (*store.Presentation, error) {
-	return s.create(ctx, ownerHash, JourneyStep{ReturnTo: returnTo})
+	return s.CreateForJourney(ctx, ownerHash, JourneyStep{ReturnTo: returnTo})
 }
 
 // JourneyStep is what a presentation request created as a backend journey's step carries.
@@ -138,10 +138,6 @@ type JourneyStep struct {
 
 // CreateForJourney is Create for a step of a backend journey.
 func (s *Service) CreateForJourney(ctx context.Context, ownerHash string, step JourneyStep) (*store.Presentation, error) {
-	return s.create(ctx, ownerHash, step)
-}
-
-func (s *Service) create(ctx context.Context, ownerHash string, step JourneyStep) (*store.Presentation, error) {
 	returnTo := step.ReturnTo
 	state := randomState()
 	created, err := s.creator.CreatePresentationRequest(ctx, s.request(state, step.Expected))

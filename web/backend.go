@@ -110,16 +110,11 @@ func (s *Server) createJourney(c *gin.Context) {
 		return
 	}
 	if req.ReturnURL != "" {
-		if s.handoff == nil {
-			writeError(c, errReturnTo)
+		var err error
+		if req.ReturnURL, err = s.allowedReturn(req.ReturnURL); err != nil {
+			writeError(c, err)
 			return
 		}
-		u, err := s.handoff.Allowlist.Check(req.ReturnURL)
-		if err != nil {
-			writeError(c, errReturnTo)
-			return
-		}
-		req.ReturnURL = u.String()
 	}
 	j, launch, err := s.journeys.Create(c.Request.Context(), c.GetString(apiKeyNameKey), &req)
 	if err != nil {

@@ -3,9 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
-	"net/url"
 
 	"github.com/gin-gonic/gin"
 
@@ -39,10 +37,16 @@ func (s *Server) returnTo(c *gin.Context) (string, error) {
 	if body.ReturnTo == "" {
 		return "", nil
 	}
+	return s.allowedReturn(body.ReturnTo)
+}
+
+// allowedReturn is raw as handed back to, when the return allow-list has it; errReturnTo otherwise, and
+// always without an allow-list.
+func (s *Server) allowedReturn(raw string) (string, error) {
 	if s.handoff == nil {
 		return "", errReturnTo
 	}
-	u, err := s.handoff.Allowlist.Check(body.ReturnTo)
+	u, err := s.handoff.Allowlist.Check(raw)
 	if err != nil {
 		return "", errReturnTo
 	}
@@ -103,16 +107,12 @@ func (s *Server) pageReturnTo(c *gin.Context) (string, bool) {
 	if !present {
 		return "", true
 	}
-	var u *url.URL
-	err := errors.New("no allow-list")
-	if s.handoff != nil {
-		u, err = s.handoff.Allowlist.Check(raw)
-	}
+	u, err := s.allowedReturn(raw)
 	if err != nil {
 		s.renderPage(c, http.StatusBadRequest, "refused.html", pageOptions{})
 		return "", false
 	}
-	return u.String(), true
+	return u, true
 }
 
 // jwks serves the result token's public key.

@@ -98,23 +98,21 @@ func (p *phase) callbackRound(r *row, v *child, reqs []*created, oursFirst bool)
 			})
 		})
 	}
-	first, second := p.bare, v
+	order := []*child{p.bare, v}
 	if oursFirst {
-		first, second = v, p.bare
+		order = []*child{v, p.bare}
 	}
-	bare, bareAlloc, err := run(first)
-	if err != nil {
-		return err
+	for _, c := range order {
+		got, a, err := run(c)
+		if err != nil {
+			return err
+		}
+		if c == p.bare {
+			r.bareAlloc, r.bare = r.bareAlloc.plus(a, r.bare.n, got.n), r.bare.plus(got)
+		} else {
+			r.ourAlloc, r.ours = r.ourAlloc.plus(a, r.ours.n, got.n), r.ours.plus(got)
+		}
 	}
-	ours, ourAlloc, err := run(second)
-	if err != nil {
-		return err
-	}
-	if oursFirst {
-		bare, bareAlloc, ours, ourAlloc = ours, ourAlloc, bare, bareAlloc
-	}
-	r.bareAlloc, r.ourAlloc = r.bareAlloc.plus(bareAlloc, r.bare.n, bare.n), r.ourAlloc.plus(ourAlloc, r.ours.n, ours.n)
-	r.bare, r.ours = r.bare.plus(bare), r.ours.plus(ours)
 	return nil
 }
 

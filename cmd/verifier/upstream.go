@@ -70,31 +70,32 @@ var microsoftFixes = map[string]string{
 // describeMicrosoft summarises a failed Microsoft token request.
 func describeMicrosoft(err error) error {
 	f := describeTransport(err, "Microsoft", "ENTRA_AUTHORITY_HOST")
-	if f.what == "" {
-		var call msalerrors.CallErr
-		if !errors.As(err, &call) || call.Resp == nil {
-			return err // not a call: a credential that does not load, a role missing, …: already plain words
-		}
-		f.status, f.what = call.Resp.StatusCode, "Microsoft refused the token request"
-		if call.Req != nil && call.Req.URL != nil {
-			f.host = call.Req.URL.Host
-		}
-		var body struct {
-			Error       string `json:"error"`
-			Description string `json:"error_description"`
-		}
-		if call.Resp.Body != nil {
-			raw, _ := io.ReadAll(io.LimitReader(call.Resp.Body, 64<<10))
-			_ = json.Unmarshal(raw, &body)
-		}
-		f.code = body.Error
-		if c := aadstsCode.FindString(body.Description); c != "" {
-			f.code = strings.TrimSpace(body.Error + " " + c)
-			f.fix = microsoftFixes[c]
-		}
-		if f.fix == "" {
-			f.fix = "see the README's troubleshooting table; `verifier check -v` shows Microsoft's answer"
-		}
+	if f.what != "" {
+		return f
+	}
+	var call msalerrors.CallErr
+	if !errors.As(err, &call) || call.Resp == nil {
+		return err // not a call: a credential that does not load, a role missing, …: already plain words
+	}
+	f.status, f.what = call.Resp.StatusCode, "Microsoft refused the token request"
+	if call.Req != nil && call.Req.URL != nil {
+		f.host = call.Req.URL.Host
+	}
+	var body struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if call.Resp.Body != nil {
+		raw, _ := io.ReadAll(io.LimitReader(call.Resp.Body, 64<<10))
+		_ = json.Unmarshal(raw, &body)
+	}
+	f.code = body.Error
+	if c := aadstsCode.FindString(body.Description); c != "" {
+		f.code = strings.TrimSpace(body.Error + " " + c)
+		f.fix = microsoftFixes[c]
+	}
+	if f.fix == "" {
+		f.fix = "see the README's troubleshooting table; `verifier check -v` shows Microsoft's answer"
 	}
 	return f
 }

@@ -120,6 +120,9 @@ func (s *Store) readPresentation(p *store.Presentation) (*store.Presentation, er
 func (s *Store) UpdatePresentation(_ context.Context, id string, fn store.PresentationUpdater) (*store.Presentation, error) {
 	return update(s, &s.presentations, id, s.readPresentation, fn, func(next, cur *store.Presentation) {
 		next.ID, next.State, next.Version = cur.ID, cur.State, cur.Version+1
+		if next.Claims != nil && !s.opts.Now().Before(next.ClaimsEnd()) { // as Redis: never stored past their end
+			next.Claims = nil
+		}
 	}, store.PresentationTopic(id))
 }
 
@@ -182,7 +185,7 @@ func create[R interface{ Clone() R }](s *Store, t *table[R], id, key string, v R
 }
 
 // update applies fn to a copy of record id as read reads it, under the lock; keep restores the keys fn may
-// not change and advances the version. fn's deliveries are stored with the record, beyond the record cap (a
+// not change, advances the version and drops what must not be stored; the record is returned as stored. fn's deliveries are stored with the record, beyond the record cap (a
 // transition is never refused for its events, and there are at most a few per record).
 func update[R interface{ Clone() R }](s *Store, t *table[R], id string, read func(R) (R, error), fn func(R) ([]*store.Delivery, error),
 	keep func(next, cur R), topic string) (R, error) {
@@ -206,7 +209,7 @@ func update[R interface{ Clone() R }](s *Store, t *table[R], id string, read fun
 	t.byID[id] = next.Clone()
 	s.enqueueLocked(outbox)
 	s.notifyLocked(topic)
-	return read(t.byID[id]) // as stored and as readers see it (claims past their end never come back)
+	return next, nil
 }
 
 // Watch implements store.Store. The watcher's channel is registered directly (no goroutine per watcher) and

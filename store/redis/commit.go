@@ -55,8 +55,10 @@ type committer struct {
 func (s *Store) committerFor(addr string) *committer {
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
-	if s.commitClosed {
+	select {
+	case <-s.commitStop: // closed
 		return nil
+	default:
 	}
 	c := s.committers[addr]
 	if c == nil {
@@ -74,8 +76,9 @@ func (s *Store) committerFor(addr string) *committer {
 func (s *Store) stopCommitters() {
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
-	if !s.commitClosed {
-		s.commitClosed = true
+	select {
+	case <-s.commitStop: // already
+	default:
 		close(s.commitStop)
 	}
 }

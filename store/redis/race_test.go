@@ -1,7 +1,6 @@
 package redis_test
 
 import (
-	"errors"
 	"testing"
 	"time"
 
@@ -43,15 +42,7 @@ func TestUpdaterRunsAgainAfterALostRace(t *testing.T) {
 	assert.Equal(t, []string{"", "other"}, seen, "the updater ran twice, the second time on the other replica's write")
 	assert.Equal(t, "other+mine", got.Detail, "both changes kept")
 
-	var claimed []string
-	for {
-		d, err := s.ClaimDelivery(ctx, time.Now().Add(time.Minute), time.Hour)
-		if errors.Is(err, store.ErrNotFound) {
-			break
-		}
-		require.NoError(t, err)
-		claimed = append(claimed, d.ID)
-	}
+	claimed := storetest.Drain(t, s, time.Now().Add(time.Minute))
 	require.Len(t, queued, 2)
 	assert.Contains(t, claimed, queued[1], "the winning attempt's delivery is queued")
 	assert.NotContains(t, claimed, queued[0], "the losing attempt's delivery is not")

@@ -62,10 +62,9 @@ type Store struct {
 	trips   trips
 	// committers group the writes of concurrent calls by master (see commit.go); their flushers end when
 	// commitStop is closed.
-	commitMu     sync.Mutex
-	committers   map[string]*committer
-	commitStop   chan struct{}
-	commitClosed bool
+	commitMu   sync.Mutex
+	committers map[string]*committer
+	commitStop chan struct{}
 	// closeOnce guards the client's Close (go-redis answers an error to a second one).
 	closeOnce sync.Once
 }

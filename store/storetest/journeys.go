@@ -20,8 +20,8 @@ func NewJourney(ttl time.Duration) *store.Journey {
 	}
 }
 
-// drain claims every delivery due at now and returns them by id.
-func drain(t *testing.T, s store.Store, now time.Time) map[string]*store.Delivery {
+// Drain claims every delivery due at now and returns them by id.
+func Drain(t *testing.T, s store.Store, now time.Time) map[string]*store.Delivery {
 	t.Helper()
 	out := map[string]*store.Delivery{}
 	for {
@@ -82,7 +82,7 @@ func testJourney(t *testing.T, s store.Store) {
 	_, err = s.UpdateJourney(ctx, "jrn_unknown", func(*store.Journey) ([]*store.Delivery, error) { return nil, nil })
 	require.ErrorIs(t, err, store.ErrNotFound)
 
-	queued := drain(t, s, j.ExpiresAt.Add(time.Minute))
+	queued := Drain(t, s, j.ExpiresAt.Add(time.Minute))
 	for _, d := range []*store.Delivery{timer, reopen} {
 		require.Contains(t, queued, d.ID, "a journey's timers are queued with its create and its update")
 		assert.Equal(t, d.Timer, queued[d.ID].Timer)
@@ -150,7 +150,7 @@ func testStepRecords(t *testing.T, s store.Store) {
 	loser := store.NewTimer(store.TimerPresentation, "loser", p.ExpiresAt)
 	require.ErrorIs(t, s.CreatePresentation(ctx, conflict, loser), store.ErrConflict)
 
-	queued := drain(t, s, p.ExpiresAt.Add(time.Minute))
+	queued := Drain(t, s, p.ExpiresAt.Add(time.Minute))
 	require.Contains(t, queued, pt.ID)
 	require.Contains(t, queued, vt.ID)
 	assert.NotContains(t, queued, loser.ID, "a refused create queues nothing")
