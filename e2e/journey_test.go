@@ -422,3 +422,27 @@ func TestIPAOnlyJourneyEndToEnd(t *testing.T) {
 	code, _, _ = backend(t, h, backendKey, http.MethodGet, "/api/backend/journeys/"+c.JourneyID+"/proof", nil, nil)
 	assert.Equal(t, http.StatusOK, code)
 }
+
+// TestJourneyPageResumesItsOwnSteps: a browser that ran an IPA session of its own before opening a launch link
+// resumes the journey's steps, not that earlier session (it would have shown the journey's first step done).
+func TestJourneyPageResumesItsOwnSteps(t *testing.T) {
+	h := e2e.New(t, journeyEnv())
+	earlier := h.CreateSession()
+	h.EndSession(earlier.SessionID, sandbox.IPACompleted)
+	c := newJourney(t, h, map[string]any{"reference": "case-own-steps", "steps": []string{"ipa", "presentation"}})
+	status, _ := open(t, h, h.Browser, c.LaunchURL)
+	require.Equal(t, http.StatusSeeOther, status)
+	var page struct {
+		IPASession          map[string]any
+		PresentationRequest map[string]any
+	}
+	h.Call(http.MethodGet, "/api/journey", http.StatusOK, &page)
+	assert.Nil(t, page.IPASession, "the journey has no IPA session yet")
+	assert.Nil(t, page.PresentationRequest)
+
+	sess := h.CreateSession()
+	require.NotEqual(t, earlier.SessionID, sess.SessionID)
+	h.Call(http.MethodGet, "/api/journey", http.StatusOK, &page)
+	require.NotNil(t, page.IPASession)
+	assert.Equal(t, sess.SessionID, page.IPASession["sessionId"], "the journey's own session")
+}

@@ -171,7 +171,7 @@ func (s *Server) sessionCallback(c *gin.Context) {
 // page, which resumes on the outcome; any other (IPA ran on another device) is told to go back there.
 func (s *Server) ipaDone(c *gin.Context) {
 	if owner := s.ownerFromCookie(c); owner != "" {
-		if _, err := s.newestSession(c.Request.Context(), owner); err == nil {
+		if _, err := s.newestSession(c.Request.Context(), owner, nil); err == nil {
 			c.Redirect(http.StatusSeeOther, routes.Page)
 			return
 		}

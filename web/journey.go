@@ -62,7 +62,7 @@ func (s *Server) journey(c *gin.Context) {
 		}
 	}
 	if s.sessions != nil {
-		sess, err := s.newestSession(ctx, owner)
+		sess, err := s.newestSession(ctx, owner, j)
 		switch {
 		case err == nil:
 			out.IPASession = &sessionResume{sessionStatus: sessionJSON(sess)}
@@ -78,7 +78,7 @@ func (s *Server) journey(c *gin.Context) {
 		}
 	}
 	if s.presentations != nil {
-		p, err := s.newestPresentation(ctx, owner)
+		p, err := s.newestPresentation(ctx, owner, j)
 		switch {
 		case err == nil:
 			out.PresentationRequest = &presentationResume{presentationStatus: presentationJSON(p)}
@@ -93,22 +93,35 @@ func (s *Server) journey(c *gin.Context) {
 	c.JSON(http.StatusOK, out)
 }
 
-// newestSession reads the newest IPA session the browser owner created, as it sees it.
-func (s *Server) newestSession(ctx context.Context, owner string) (*store.IPASession, error) {
-	id, err := s.owners.Newest(ctx, owner, store.KindIPASession)
+// newestSession reads the IPA session the browser owner's page resumes, as it sees it: the one of its journey
+// j when it is in one, else the newest it created.
+func (s *Server) newestSession(ctx context.Context, owner string, j *store.Journey) (*store.IPASession, error) {
+	id, err := s.newest(ctx, owner, store.KindIPASession, j, func(j *store.Journey) string { return j.IPASessionID })
 	if err != nil {
 		return nil, err
 	}
 	return s.session(ctx, id, owner)
 }
 
-// newestPresentation reads the newest presentation request the browser owner created, as it sees it.
-func (s *Server) newestPresentation(ctx context.Context, owner string) (*store.Presentation, error) {
-	id, err := s.owners.Newest(ctx, owner, store.KindPresentation)
+// newestPresentation is newestSession for presentation requests.
+func (s *Server) newestPresentation(ctx context.Context, owner string, j *store.Journey) (*store.Presentation, error) {
+	id, err := s.newest(ctx, owner, store.KindPresentation, j, func(j *store.Journey) string { return j.PresentationID })
 	if err != nil {
 		return nil, err
 	}
 	return s.presentation(ctx, id, owner)
+}
+
+// newest is the id of the owner's record of kind the page resumes: its journey's step (step(j), none yet when
+// empty) or, outside a journey, the newest in the owner index.
+func (s *Server) newest(ctx context.Context, owner string, kind store.Kind, j *store.Journey, step func(*store.Journey) string) (string, error) {
+	if j == nil {
+		return s.owners.Newest(ctx, owner, kind)
+	}
+	if id := step(j); id != "" {
+		return id, nil
+	}
+	return "", store.ErrNotFound
 }
 
 // setNewest records a record the browser owner just created in the owner index. A failure costs only the
