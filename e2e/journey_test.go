@@ -445,4 +445,10 @@ func TestJourneyPageResumesItsOwnSteps(t *testing.T) {
 	h.Call(http.MethodGet, "/api/journey", http.StatusOK, &page)
 	require.NotNil(t, page.IPASession)
 	assert.Equal(t, sess.SessionID, page.IPASession["sessionId"], "the journey's own session")
+
+	again := h.CreateSession()
+	assert.Equal(t, sess.SessionID, again.SessionID, "the pending step is resumed")
+	status, metrics, _ := h.Do(http.DefaultClient, http.MethodGet, "/metrics", nil, nil)
+	require.Equal(t, http.StatusOK, status)
+	assert.Contains(t, string(metrics), `verifier_created_total{kind="ipa"} 2`, "the earlier session and the step: a resume creates nothing")
 }

@@ -68,8 +68,9 @@ func (s *Server) createSession(c *gin.Context) {
 		return
 	}
 	var sess *store.IPASession
+	created := true
 	if j != nil {
-		sess, _, err = s.journeys.StartIPA(c.Request.Context(), j, owner, consentAt)
+		sess, created, err = s.journeys.StartIPA(c.Request.Context(), j, owner, consentAt)
 	} else {
 		sess, err = s.sessions.Create(c.Request.Context(), owner, consentAt)
 	}
@@ -78,8 +79,10 @@ func (s *Server) createSession(c *gin.Context) {
 		return
 	}
 	bind()
-	s.setNewest(c.Request.Context(), owner, store.KindIPASession, sess.ID, sess.CreatedAt)
-	s.metrics.created.WithLabelValues("ipa").Inc()
+	if created { // not a journey's step resumed
+		s.setNewest(c.Request.Context(), owner, store.KindIPASession, sess.ID, sess.DropAt())
+		s.metrics.created.WithLabelValues("ipa").Inc()
+	}
 	c.JSON(http.StatusCreated, sessionCreated(sess))
 }
 

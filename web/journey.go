@@ -124,10 +124,10 @@ func (s *Server) newest(ctx context.Context, owner string, kind store.Kind, j *s
 	return "", store.ErrNotFound
 }
 
-// setNewest records a record the browser owner just created in the owner index. A failure costs only the
-// resume after a reload, so it is logged, not answered.
-func (s *Server) setNewest(ctx context.Context, owner string, kind store.Kind, id string, created time.Time) {
-	if err := s.owners.SetNewest(ctx, owner, kind, id, created.Add(store.Retention)); err != nil {
+// setNewest records a record the browser owner just created in the owner index, for as long as the record
+// is kept (until). A failure costs only the resume after a reload, so it is logged, not answered.
+func (s *Server) setNewest(ctx context.Context, owner string, kind store.Kind, id string, until time.Time) {
+	if err := s.owners.SetNewest(ctx, owner, kind, id, until); err != nil {
 		slog.WarnContext(ctx, "owner index not updated: a reload will not resume", "kind", kind, "err", err)
 	}
 }

@@ -61,8 +61,9 @@ func (s *Server) createPresentation(c *gin.Context) {
 		return
 	}
 	var p *store.Presentation
+	created := true
 	if j != nil { // the journey's return URL, if any, is the one
-		p, _, err = s.journeys.StartPresentation(c.Request.Context(), j, owner)
+		p, created, err = s.journeys.StartPresentation(c.Request.Context(), j, owner)
 	} else {
 		p, err = s.presentations.Create(c.Request.Context(), owner, returnTo)
 	}
@@ -71,8 +72,10 @@ func (s *Server) createPresentation(c *gin.Context) {
 		return
 	}
 	bind()
-	s.setNewest(c.Request.Context(), owner, store.KindPresentation, p.ID, p.CreatedAt)
-	s.metrics.created.WithLabelValues("presentation").Inc()
+	if created { // not a journey's step resumed
+		s.setNewest(c.Request.Context(), owner, store.KindPresentation, p.ID, p.DropAt())
+		s.metrics.created.WithLabelValues("presentation").Inc()
+	}
 	c.JSON(http.StatusCreated, presentationCreated(p))
 }
 
