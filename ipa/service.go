@@ -204,9 +204,10 @@ func (s *Service) HandleCallback(ctx context.Context, token string, body []byte)
 		case out.From != cb.Status:
 			slog.WarnContext(ctx, "IPA callback conflicts with the recorded outcome; kept the first", "sessionId", ref.ID,
 				"recorded", out.From, "received", cb.Status)
-		case retrieve && sess.Status == store.IPACompleted && sess.Identity == nil:
+		case retrieve && sess.Status == store.IPACompleted && sess.Identity == nil && !s.now().Before(sess.RetrievalUntil):
 			// A repeat of the completed notification, whose first answer may have been lost before its
-			// retrieval started: start it unless another replica holds its lease.
+			// retrieval started: start it unless another replica holds its lease (the one in hand still
+			// running needs no try; leaseRetrieval decides the others).
 			s.retrieveLater(sess.ID, cb)
 		}
 		return out, nil

@@ -2,7 +2,6 @@ package memory
 
 import (
 	"context"
-	"time"
 
 	"github.com/entra-verifier/entra-verifier/store"
 )
@@ -26,12 +25,7 @@ func (s *Store) JourneyByLaunch(_ context.Context, launchHash string) (*store.Jo
 	return s.readJourney(s.journeys.byID[s.journeys.index[launchHash]])
 }
 
-func (s *Store) readJourney(j *store.Journey) (*store.Journey, error) {
-	if j == nil || s.dropped(j.DropAt()) {
-		return nil, store.ErrNotFound
-	}
-	return j.Clone(), nil
-}
+func (s *Store) readJourney(j *store.Journey) (*store.Journey, error) { return live(s, j) }
 
 // UpdateJourney implements store.Store: fn runs under the store's lock, once.
 func (s *Store) UpdateJourney(_ context.Context, id string, fn store.JourneyUpdater) (*store.Journey, error) {
@@ -45,14 +39,5 @@ func (s *Store) enqueueLocked(outbox []*store.Delivery) {
 	for _, d := range outbox {
 		c := *d
 		s.deliveries[d.ID] = &c
-	}
-}
-
-func (s *Store) sweepJourneysLocked(now time.Time) {
-	for id, j := range s.journeys.byID {
-		if !now.Before(j.DropAt()) {
-			delete(s.journeys.byID, id)
-			delete(s.journeys.index, j.LaunchHash)
-		}
 	}
 }

@@ -82,6 +82,32 @@ func newTable[R any]() table[R] {
 	return table[R]{byID: map[string]R{}, index: map[string]string{}}
 }
 
+// record is what the tables of sessions and journeys hold.
+type record[R any] interface {
+	comparable
+	Clone() R
+	DropAt() time.Time
+}
+
+// live is r as a reader gets it: a copy, or store.ErrNotFound for none or one past its drop time.
+func live[R record[R]](s *Store, r R) (R, error) {
+	var none R
+	if r == none || s.dropped(r.DropAt()) {
+		return none, store.ErrNotFound
+	}
+	return r.Clone(), nil
+}
+
+// sweep drops t's records past their drop time at now, with their index entries (key).
+func sweep[R record[R]](t *table[R], now time.Time, key func(R) string) {
+	for id, r := range t.byID {
+		if !now.Before(r.DropAt()) {
+			delete(t.byID, id)
+			delete(t.index, key(r))
+		}
+	}
+}
+
 func (s *Store) size() int {
 	return len(s.presentations.byID) + len(s.sessions.byID) + len(s.deliveries) + len(s.journeys.byID)
 }
@@ -145,12 +171,7 @@ func (s *Store) IPASessionByToken(_ context.Context, tokenHash string) (*store.I
 	return s.readSession(s.sessions.byID[s.sessions.index[tokenHash]])
 }
 
-func (s *Store) readSession(v *store.IPASession) (*store.IPASession, error) {
-	if v == nil || s.dropped(v.DropAt()) {
-		return nil, store.ErrNotFound
-	}
-	return v.Clone(), nil
-}
+func (s *Store) readSession(v *store.IPASession) (*store.IPASession, error) { return live(s, v) }
 
 // UpdateIPASession implements store.Store: fn runs under the store's lock, once.
 func (s *Store) UpdateIPASession(_ context.Context, id string, fn store.IPAUpdater) (*store.IPASession, error) {
@@ -286,13 +307,8 @@ func (s *Store) Sweep() {
 			p.Claims = nil
 		}
 	}
-	for id, v := range s.sessions.byID {
-		if !now.Before(v.DropAt()) {
-			delete(s.sessions.byID, id)
-			delete(s.sessions.index, v.TokenHash)
-		}
-	}
-	s.sweepJourneysLocked(now)
+	sweep(&s.sessions, now, func(v *store.IPASession) string { return v.TokenHash })
+	sweep(&s.journeys, now, func(j *store.Journey) string { return j.LaunchHash })
 	s.sweepWindowsLocked(now)
 	s.sweepDeliveriesLocked(now)
 	s.sweepOwnersLocked(now)

@@ -46,18 +46,14 @@ func (s *Store) Journey(ctx context.Context, id string) (*store.Journey, error) 
 }
 
 func (s *Store) journey(ctx context.Context, id string) (*store.Journey, error) {
-	rec, err := s.rdb.Get(ctx, s.keys.journey(id)).Bytes()
+	j, err := getJSON[store.Journey](ctx, s, "journey", s.keys.journey(id))
 	if err != nil {
-		return nil, wrap(ctx, "read journey", err)
-	}
-	var j store.Journey
-	if err := json.Unmarshal(rec, &j); err != nil {
-		return nil, fmt.Errorf("redis store: decode journey: %w", err)
+		return nil, err
 	}
 	if j.ID != id || !s.now().Before(j.DropAt()) { // a server clock running late
 		return nil, fmt.Errorf("redis store: read journey: %w", store.ErrNotFound)
 	}
-	return &j, nil
+	return j, nil
 }
 
 // JourneyByLaunch implements store.Store.

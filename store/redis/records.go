@@ -238,17 +238,26 @@ func (s *Store) IPASessionByToken(ctx context.Context, tokenHash string) (*store
 }
 
 func (s *Store) sessionByToken(ctx context.Context, tokenHash string) (*store.IPASession, error) {
-	rec, err := s.rdb.Get(ctx, s.keys.session(tokenHash)).Bytes()
+	v, err := getJSON[store.IPASession](ctx, s, "ipa session", s.keys.session(tokenHash))
 	if err != nil {
-		return nil, wrap(ctx, "read ipa session", err)
-	}
-	var v store.IPASession
-	if err := json.Unmarshal(rec, &v); err != nil {
-		return nil, fmt.Errorf("redis store: decode ipa session: %w", err)
+		return nil, err
 	}
 	s.ids.put("i/"+v.ID, tokenHash)
 	s.recent.put("i/"+v.ID, v.Clone())
-	return &v, nil
+	return v, nil
+}
+
+// getJSON reads the record (what) at key and decodes it.
+func getJSON[R any](ctx context.Context, s *Store, what, key string) (*R, error) {
+	rec, err := s.rdb.Get(ctx, key).Bytes()
+	if err != nil {
+		return nil, wrap(ctx, "read "+what, err)
+	}
+	var r R
+	if err := json.Unmarshal(rec, &r); err != nil {
+		return nil, fmt.Errorf("redis store: decode %s: %w", what, err)
+	}
+	return &r, nil
 }
 
 // UpdateIPASession implements store.Store: read, apply fn, compare-and-swap, and again after a lost race.
